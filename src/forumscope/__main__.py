@@ -1,0 +1,3 @@
+from forumscope.cli.main import entry
+
+entry()

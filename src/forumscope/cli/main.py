@@ -1,0 +1,195 @@
+"""The command line: thin commands over the library. Only this module talks to the person.
+
+Exit codes (docs/cli.md):
+  0  success (rejected records are listed, not failures)
+  1  internal error (a bug: please report it)
+  2  usage error (bad option, unknown format, invalid setting)
+  3  input unusable as a whole (unknown format, refused archive, hostile file)
+  4  case error (not a case, missing key, database locked)
+  130 interrupted
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from forumscope import __version__
+from forumscope.errors import ForumscopeError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
+                  help="forumscope: measure the operating model of an online forum community from its data.")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"forumscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Show the version and exit.")) -> None:
+    """forumscope: text and metadata only; nothing is fetched from the network."""
+
+
+def _source_bytes(paths: list[Path]) -> int:
+    total = 0
+    for p in paths:
+        if p.is_file():
+            total += p.stat().st_size
+        elif p.is_dir():
+            total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    return total
+
+
+@app.command()
+def ingest(
+    sources: List[Path] = typer.Argument(..., help="Files, folders or archives (.zip, .tar, .tar.gz) to read."),
+    case: Path = typer.Option(..., "--case", help="Case folder (created when missing)."),
+    fmt: str = typer.Option("auto", "--format", help="Source format: auto, canonical, stackexchange, convokit, irc."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and reconcile; write nothing."),
+    forum_id: Optional[str] = typer.Option(None, "--forum-id", help="Forum id to use (default: from the source)."),
+    channel: Optional[str] = typer.Option(None, "--channel", help="IRC: channel name for the board."),
+    as_json: bool = typer.Option(False, "--json", help="Print the reconciliation as JSON."),
+) -> None:
+    """Read forum data into a case, with evidence hashes, rejects and a reconciliation per table."""
+    from forumscope.ingest.base import ReadOptions
+    from forumscope.ingest.run import ingest as run_ingest
+
+    opts = ReadOptions(forum_id=forum_id, extra={"channel": channel} if channel else {})
+    total = _source_bytes(sources)
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
+        task = bar.add_task("ingest", total=total or None)
+        result = run_ingest(sources, case, fmt, dry_run=dry_run, options=opts,
+                            progress=lambda n: bar.advance(task, n), argv=sys.argv[1:])
+    if as_json:
+        out.print_json(json.dumps({"run_id": result.run_id, "dry_run": result.dry_run, "formats": result.formats,
+                                   "reconciliation": result.reconciliation, "skipped": result.skipped,
+                                   "flags": result.flags, "notices": result.notices,
+                                   "balanced": result.balanced, "seconds": result.seconds}))
+        return
+    t = Table(title=f"{'DRY RUN: nothing written. ' if dry_run else ''}Reconciliation ({', '.join(dict.fromkeys(result.formats))})")
+    for col in ("table", "read", "stored", "merged", "unchanged", "rejected", "derived", "ok"):
+        t.add_column(col, justify="left" if col == "table" else "right")
+    for name, c in result.counts.items():
+        t.add_row(name, f"{c.read:,}", f"{c.stored:,}", f"{c.merged:,}", f"{c.unchanged:,}", f"{c.rejected:,}",
+                  f"{c.derived:,}", "yes" if c.balanced() else "NO")
+    out.print(t)
+    for reason, n in result.skipped.items():
+        out.print(f"skipped {n:,}: {escape(reason)}")
+    for flag, n in result.flags.items():
+        out.print(f"flagged {n:,}: {escape(flag)} (kept; see the flags table)")
+    for note in result.notices[:20]:
+        out.print(f"note: {escape(note)}")
+    if result.rejected:
+        out.print(f"{result.rejected:,} records rejected: see `forumscope info --case {escape(str(case))}` "
+                  "and the rejects table.")
+    out.print(f"{'checked' if dry_run else 'ingested'} in {result.seconds:.1f}s; run {result.run_id}")
+
+
+@app.command()
+def info(
+    case: Path = typer.Option(..., "--case", help="Case folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Tables, counts, time span, lurkers, rejects by reason, flags and evidence of a case."""
+    from forumscope.store.case import open_case
+    from forumscope.store.summary import case_summary
+
+    with open_case(case) as c:
+        s = case_summary(c)
+        c.audit("info", sys.argv[1:], "ok")
+    if as_json:
+        out.print_json(json.dumps(s, default=str))
+        return
+    out.print(f"[bold]case[/bold] {escape(s['name'])} ({escape(s['case'])})")
+    for f in s["forums"]:
+        out.print(f"forum {escape(str(f['id']))}: {escape(str(f['name'] or ''))} [{escape(str(f['platform'] or ''))}]")
+    t = Table(title="tables")
+    t.add_column("table")
+    t.add_column("rows", justify="right")
+    for name, n in s["counts"].items():
+        t.add_row(name, f"{n:,}")
+    out.print(t)
+    span = s["time_span"]
+    out.print(f"posts from {span['first_post']} to {span['last_post']}")
+    m = s["members"]
+    share = f"{m['lurker_share_of_registered']:.1%}" if m["lurker_share_of_registered"] is not None else "n/a"
+    out.print(f"members: {m['registered']:,} registered, {m['posting']:,} posting, {m['lurkers']:,} lurkers "
+              f"({share} of registered)")
+    if s["rejects"]:
+        t = Table(title="rejects by reason")
+        for col in ("reason", "table", "count"):
+            t.add_column(col)
+        for r in s["rejects"]:
+            t.add_row(escape(r["reason"]), escape(str(r["table"])), f"{r['count']:,}")
+        out.print(t)
+    else:
+        out.print("rejects: none")
+    for f in s["flags"]:
+        out.print(f"flagged {f['count']:,} {escape(f['table'])}: {escape(f['flag'])}")
+    e = s["evidence"]
+    out.print(f"evidence: {e['files']:,} files ingested ({e['distinct_sha256']:,} distinct SHA-256, "
+              f"{e['bytes']:,} bytes); manifest in evidence.csv")
+    out.print(f"ingest runs: {len(s['ingest_runs'])}")
+
+
+@app.command()
+def synth(
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the synthetic forum into."),
+    posts: int = typer.Option(10_000, "--posts", min=100, help="Number of posts."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same bytes)."),
+) -> None:
+    """Write a synthetic forum with planted ground truth (canonical format + truth.json)."""
+    from forumscope.synth import generate
+
+    with Progress(TextColumn("[bold]synth"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} posts"),
+                  TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("synth", total=posts)
+        summary = generate(out_dir, posts=posts, seed=seed, progress=lambda n: bar.advance(task, n))
+    counts = summary.get("counts", {}) if isinstance(summary, dict) else {}
+    out.print(f"wrote a synthetic forum to {escape(str(out_dir))}: "
+              + ", ".join(f"{k} {v:,}" for k, v in counts.items() if isinstance(v, int)))
+    out.print(f"planted truth: {escape(str(out_dir / 'truth.json'))}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one-line errors for mistakes, documented exit codes."""
+    try:
+        app(args=argv, prog_name="forumscope")  # standalone: usage errors print and exit 2
+        return 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except ForumscopeError as exc:
+        err.print(f"forumscope: error: {escape(exc.one_line())}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("forumscope: interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if os.environ.get("FORUMSCOPE_DEBUG"):
+            raise
+        err.print(f"forumscope: internal error: {escape(type(exc).__name__)}: {escape(str(exc))[:300]} "
+                  "(set FORUMSCOPE_DEBUG=1 for a traceback, and please report it)")
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

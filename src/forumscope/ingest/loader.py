@@ -1,0 +1,651 @@
+"""The loader: the one place where records become rows of the case.
+
+Readers stream raw records into staging tables (every field as text). At
+:meth:`Loader.finish` each table is converted, validated, de-duplicated,
+derived, merged with what the case already holds, and inserted, in one
+transaction. Every record read ends up counted in exactly one of
+``stored``, ``merged``, ``unchanged`` or ``rejected`` (see ``reconciliation``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from forumscope.errors import InputError
+from forumscope.ingest.base import Sink
+from forumscope.model.schema import BIGINT, BOOLEAN, DOUBLE, TABLES, TIMESTAMP, VARCHAR, Table
+
+# Tables in the order they are finished (later ones derive fields from earlier ones).
+ORDER = ["forums", "boards", "users", "ranks", "groups", "memberships", "threads", "posts",
+         "interactions", "attachments", "private_messages", "events", "badges", "tags"]
+PROV = ("_source", "_line", "_offset")
+# Text fields keep empty strings; every other VARCHAR field treats '' as missing.
+TEXT_FIELDS = {"name", "title", "text", "raw", "description", "profile_text", "subject", "detail",
+               "location", "author_name", "access_rule", "file_name", "url"}
+EXCERPT = 200
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _to_text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dt.datetime):
+        if v.tzinfo is not None:
+            v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return v.isoformat()
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v)
+
+
+def excerpt_of(raw: str | bytes | None) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw[: EXCERPT * 4].decode("utf-8", "backslashreplace")
+    return raw[:EXCERPT]
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(4 * 1024 * 1024):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+@dataclass
+class TableCount:
+    read: int = 0
+    stored: int = 0
+    merged: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    derived: int = 0
+
+    def balanced(self) -> bool:
+        return self.read == self.stored + self.merged + self.unchanged + self.rejected
+
+
+@dataclass
+class LoadResult:
+    counts: dict[str, TableCount] = field(default_factory=dict)
+    skipped: Counter = field(default_factory=Counter)
+    flags: Counter = field(default_factory=Counter)
+    notices: list[str] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Loader(Sink):
+    """Staging, validation and storage for one ingest run (see module docstring)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: str, settings: dict[str, Any], *,
+                 default_forum_id: str | None = None, progress: Callable[[int], None] | None = None,
+                 now: dt.datetime | None = None):
+        self.con = con
+        self.run_id = run_id
+        self.settings = settings
+        self.default_forum_id = default_forum_id
+        self._progress = progress
+        self.now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        self.staged: dict[str, int] = {}
+        self.file_ranges: list[tuple[str, str, int, int]] = []  # table, source, first rowid, end rowid
+        self.result = LoadResult()
+        self._rejects: list[tuple] = []
+        self._reader_rejects: Counter = Counter()
+        self._known_sha: set[str] | None = None
+        self._evidence_labels: set[str] = set()
+        con.execute("CREATE OR REPLACE TEMP TABLE _rej (table_name VARCHAR, source VARCHAR, line BIGINT, "
+                    "byte_offset BIGINT, record BIGINT, reason VARCHAR, excerpt VARCHAR)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _flag (table_name VARCHAR, forum_id VARCHAR, record_id VARCHAR, "
+                    "flag VARCHAR, detail VARCHAR, source VARCHAR, line BIGINT)")
+
+    # ------------------------------------------------------------------ Sink
+    def _stage(self, table: str) -> str:
+        name = f"_stg_{table}"
+        if table not in self.staged:
+            t = TABLES[table]
+            cols = ", ".join(f"{q(f)} VARCHAR" for f in t.field_names)
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {q(name)} ({cols}, _source VARCHAR, "
+                             f"_line BIGINT, _offset BIGINT)")
+            self.staged[table] = 0
+        return name
+
+    def emit(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
+        if table not in TABLES or TABLES[table].kind != "data":
+            raise KeyError(f"unknown table {table!r}")
+        t = TABLES[table]
+        unknown = [c for c in columns if c not in t.field_names and c not in PROV]
+        if unknown:
+            raise KeyError(f"unknown fields for {table}: {unknown}")
+        if not columns:
+            return
+        arrays = {}
+        for name, values in columns.items():
+            if name in ("_line", "_offset"):
+                arrays[name] = pa.array(values, pa.int64())
+            else:
+                arrays[name] = pa.array([_to_text(v) for v in values], pa.string())
+        batch = pa.table(arrays)
+        if batch.num_rows == 0:
+            return
+        stage = self._stage(table)
+        self.con.register("_batch", batch)
+        try:
+            self.con.execute(f"INSERT INTO {q(stage)} BY NAME SELECT * FROM _batch")
+        finally:
+            self.con.unregister("_batch")
+        self.staged[table] += batch.num_rows
+
+    def emit_file(self, table: str, path: Path, fmt: str, source: str) -> None:
+        t = TABLES[table]
+        stage = self._stage(table)
+        before = self.staged[table]
+        if fmt == "ndjson":
+            self._ndjson(t, stage, path, source)
+        elif fmt == "csv":
+            self._csv(t, stage, path, source)
+        else:
+            raise ValueError(fmt)
+        after = int(self.con.execute(f"SELECT count(*) FROM {q(stage)}").fetchall()[0][0])
+        self.file_ranges.append((table, source, before, after))
+        self.staged[table] = after
+
+    def reject(self, table: str | None, source: str, reason: str, *, line: int | None = None,
+               offset: int | None = None, record: int | None = None, excerpt: str | bytes | None = None) -> None:
+        self._reader_rejects[table or "(unknown)"] += 1
+        self._rejects.append((table or "(unknown)", source, line, offset, record, reason, excerpt_of(excerpt)))
+        if len(self._rejects) >= 10_000:
+            self._flush_rejects()
+
+    def _flush_rejects(self) -> None:
+        if self._rejects:
+            self.con.executemany("INSERT INTO _rej VALUES (?, ?, ?, ?, ?, ?, ?)", self._rejects)
+            self._rejects = []
+
+    def evidence(self, path: Path, *, display: str | None = None, member: str | None = None,
+                 sha256: str | None = None, size: int | None = None, status: str = "ingested") -> None:
+        label = display or str(path)
+        if label in self._evidence_labels:
+            return  # archive members are registered when unpacked; readers may register them again
+        self._evidence_labels.add(label)
+        if sha256 is None or size is None:
+            sha256, size = sha256_file(path)
+        if self._known_sha is None:
+            self._known_sha = {r[0] for r in self.con.execute(
+                "SELECT DISTINCT sha256 FROM evidence WHERE status IN ('ingested','already_ingested')").fetchall()}
+        if status == "ingested" and sha256 in self._known_sha:
+            status = "already_ingested"
+        self.result.evidence.append({
+            "sha256": sha256, "size_bytes": size, "path": label.split("!", 1)[0] if member else label,
+            "member": member,
+            "seen_at": self.now, "ingest_run_id": self.run_id, "status": status})
+
+    def skipped(self, source: str, reason: str) -> None:
+        self.result.skipped[reason] += 1
+
+    def progress(self, n_bytes: int) -> None:
+        if self._progress:
+            self._progress(n_bytes)
+
+    def notice(self, text: str) -> None:
+        self.result.notices.append(text)
+
+    # ------------------------------------------------------------ file readers
+    def _ndjson(self, t: Table, stage: str, path: Path, source: str) -> None:
+        cols = "{" + ", ".join(f"{lit(f)}: 'VARCHAR'" for f in t.field_names) + "}"
+        max_bytes = int(self.settings["ingest"]["max_record_bytes"])
+        self._unknown_keys_ndjson(t, path, source)
+        try:
+            self.con.execute(
+                f"INSERT INTO {q(stage)} BY NAME SELECT *, {lit(source)} AS _source FROM read_json("
+                f"{lit(str(path))}, format='newline_delimited', columns={cols}, "
+                f"maximum_object_size={max_bytes + 1024}, compression='auto_detect')")
+            self.progress(path.stat().st_size)
+        except (duckdb.Error, UnicodeError):
+            # Something in the file is broken: read it line by line, keep every good record,
+            # reject each bad one with its line and byte offset.
+            self._ndjson_slow(t, stage, path, source, max_bytes)
+
+    def _unknown_keys_ndjson(self, t: Table, path: Path, source: str, sample: int = 200) -> None:
+        keys: set[str] = set()
+        with _open_maybe_gz(path) as fh:
+            for i, raw in enumerate(fh):
+                if i >= sample:
+                    break
+                try:
+                    obj = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(obj, dict):
+                    keys.update(obj)
+        unknown = sorted(keys - set(t.field_names))
+        if unknown:
+            self.notice(f"{source}: fields not in the model, not stored: {', '.join(unknown)}")
+            self._flag_rows([(t.name, None, None, "unknown_field", f"{', '.join(unknown)}", source, None)])
+
+    def _ndjson_slow(self, t: Table, stage: str, path: Path, source: str, max_bytes: int) -> None:
+        names = set(t.field_names)
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        with _open_maybe_gz(path) as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                start = offset
+                offset += len(raw)
+                body = raw.rstrip(b"\r\n")
+                if not body.strip():
+                    continue
+                if len(body) > max_bytes:
+                    self.reject(t.name, source, f"too_large: {len(body)} bytes > {max_bytes}",
+                                line=lineno, offset=start, excerpt=body[:EXCERPT])
+                    continue
+                try:
+                    body.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    self.reject(t.name, source, f"invalid_utf8: at byte {start + exc.start}",
+                                line=lineno, offset=start, excerpt=body)
+                    continue
+                try:
+                    obj = orjson.loads(body)
+                except orjson.JSONDecodeError as exc:
+                    reason = "truncated" if not raw.endswith(b"\n") else "invalid_json"
+                    self.reject(t.name, source, f"{reason}: {exc}", line=lineno, offset=start, excerpt=body)
+                    continue
+                if not isinstance(obj, dict):
+                    self.reject(t.name, source, "not_an_object: the line is JSON but not an object", line=lineno, offset=start,
+                                excerpt=body)
+                    continue
+                row = {k: v for k, v in obj.items() if k in names}
+                row["_source"], row["_line"], row["_offset"] = source, lineno, start
+                rows.append(row)
+                if len(rows) >= 20_000:
+                    self._emit_rows(t.name, rows)
+                    rows = []
+            self.progress(offset)
+        self._emit_rows(t.name, rows)
+
+    def _emit_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        names: dict[str, None] = {}
+        for r in rows:
+            for k in r:
+                names.setdefault(k, None)
+        self.emit(table, {k: [r.get(k) for r in rows] for k in names})
+
+    def _csv(self, t: Table, stage: str, path: Path, source: str) -> None:
+        import csv
+
+        with _open_maybe_gz(path) as fh:
+            first = fh.readline()
+        try:
+            header = next(csv.reader([first.decode("utf-8-sig")]))
+        except (UnicodeDecodeError, StopIteration, csv.Error) as exc:
+            raise InputError(f"CSV header unreadable: {exc}", path=source, line=1) from exc
+        known = [h for h in header if h in t.field_names]
+        unknown = [h for h in header if h not in t.field_names]
+        if unknown:
+            self.notice(f"{source}: columns not in the model, not stored: {', '.join(unknown)}")
+            self._flag_rows([(t.name, None, None, "unknown_field", ", ".join(unknown), source, None)])
+        if not known:
+            raise InputError(f"CSV header has no field of table {t.name}", path=source, line=1)
+        sel = ", ".join(q(h) for h in known)
+        self.con.execute(
+            f"INSERT INTO {q(stage)} ({sel}, _source) SELECT {sel}, {lit(source)} FROM read_csv("
+            f"{lit(str(path))}, header=true, all_varchar=true, store_rejects=true, "
+            f"rejects_table='_csv_rej', rejects_scan='_csv_scan', strict_mode=true, parallel=false, "
+            f"max_line_size={int(self.settings['ingest']['max_record_bytes']) + 1024})")
+        for line, pos, err, raw in self.con.execute(
+                "SELECT line, byte_position, error_message, csv_line FROM _csv_rej").fetchall():
+            self.reject(t.name, source, f"invalid_csv: {err.splitlines()[0] if err else 'error'}",
+                        line=int(line) if line is not None else None,
+                        offset=int(pos) if pos is not None else None, excerpt=raw)
+        self.con.execute("DROP TABLE IF EXISTS _csv_rej")
+        self.con.execute("DROP TABLE IF EXISTS _csv_scan")
+        self.progress(path.stat().st_size)
+
+    # ------------------------------------------------------------------ finish
+    def _flag_rows(self, rows: list[tuple]) -> None:
+        if rows:
+            self.con.executemany("INSERT INTO _flag VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def _default_forum(self) -> str | None:
+        if self.default_forum_id:
+            return self.default_forum_id
+        if "forums" in self.staged:
+            ids = self.con.execute("SELECT DISTINCT NULLIF(id, '') FROM _stg_forums WHERE NULLIF(id,'') IS NOT NULL "
+                                   "LIMIT 2").fetchall()
+            if len(ids) == 1:
+                return ids[0][0]
+        return None
+
+    def finish(self) -> LoadResult:
+        """Validate and store everything staged. The caller wraps this in a transaction."""
+        self._flush_rejects()
+        forum = self._default_forum()
+        for name in ORDER:
+            if name not in self.staged and not self._reader_rejects.get(name):
+                continue
+            count = self.result.counts.setdefault(name, TableCount())
+            count.read += self._reader_rejects.get(name, 0)
+            if name in self.staged:
+                self._finish_table(TABLES[name], count, forum)
+        self._fixups()
+        unknown = self._reader_rejects.get("(unknown)", 0)
+        if unknown:
+            self.result.counts["(unknown)"] = TableCount(read=unknown, rejected=unknown)
+        for name, c in self.result.counts.items():
+            c.rejected = int(self.con.execute("SELECT count(*) FROM _rej WHERE table_name = ?", [name]).fetchall()[0][0])
+        self.con.execute(
+            "INSERT INTO rejects SELECT ?, table_name, source, line, byte_offset, record, reason, excerpt FROM _rej",
+            [self.run_id])
+        self.con.execute(
+            "INSERT INTO flags SELECT ?, table_name, forum_id, record_id, flag, detail, source, line FROM _flag",
+            [self.run_id])
+        self.result.flags.update(dict(self.con.execute("SELECT flag, count(*) FROM _flag GROUP BY 1").fetchall()))
+        for name, c in self.result.counts.items():
+            self.con.execute("INSERT INTO reconciliation VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             [self.run_id, name, c.read, c.stored, c.unchanged, c.rejected, c.derived, c.merged])
+        if self.result.evidence:
+            cols = ["sha256", "size_bytes", "path", "member", "seen_at", "ingest_run_id", "status"]
+            self.con.executemany(f"INSERT INTO evidence ({', '.join(cols)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                 [[e[c] for c in cols] for e in self.result.evidence])
+        for name in list(self.staged):
+            self.con.execute(f"DROP TABLE IF EXISTS {q('_stg_' + name)}")
+        return self.result
+
+    def _typed_expr(self, t: Table, f: str, ftype: str, forum: str | None) -> str:
+        col = f"s.{q(f)}"
+        if f == "forum_id" and forum is not None:
+            return f"coalesce(NULLIF({col}, ''), {lit(forum)})"
+        if ftype == VARCHAR:
+            return col if f in TEXT_FIELDS else f"NULLIF({col}, '')"
+        x = f"NULLIF(trim({col}), '')"
+        if ftype == BIGINT:
+            return f"coalesce(TRY_CAST({x} AS BIGINT), TRY_CAST(round(TRY_CAST({x} AS DOUBLE)) AS BIGINT))"
+        if ftype == DOUBLE:
+            return f"TRY_CAST({x} AS DOUBLE)"
+        if ftype == BOOLEAN:
+            return (f"CASE WHEN lower({x}) IN ('true','t','1','yes','y') THEN true "
+                    f"WHEN lower({x}) IN ('false','f','0','no','n') THEN false END")
+        if ftype == TIMESTAMP:
+            return (f"CASE WHEN regexp_full_match({x}, '-?[0-9]{{9,11}}([.][0-9]+)?') "
+                    f"THEN TRY_CAST(to_timestamp(TRY_CAST({x} AS DOUBLE)) AS TIMESTAMP) "
+                    f"WHEN regexp_full_match({x}, '[0-9]{{12,14}}') "
+                    f"THEN TRY_CAST(to_timestamp(TRY_CAST({x} AS DOUBLE) / 1000) AS TIMESTAMP) "
+                    f"ELSE TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP) END")
+        raise AssertionError(ftype)
+
+    def _position_sql(self) -> str:
+        """SQL giving, per staged row, its line or record number and its source."""
+        parts = []
+        for table, source, first, end in self.file_ranges:
+            parts.append(f"WHEN s.rowid >= {first} AND s.rowid < {end} THEN s.rowid - {first} + 1")
+        return "CASE " + " ".join(parts) + " END" if parts else "NULL"
+
+    def _finish_table(self, t: Table, count: TableCount, forum: str | None) -> None:
+        con = self.con
+        stage = q(f"_stg_{t.name}")
+        count.read += self.staged[t.name]
+        ranges = [r for r in self.file_ranges if r[0] == t.name]
+        rec_expr = "NULL"
+        if ranges:
+            rec_expr = "CASE " + " ".join(
+                f"WHEN s.rowid >= {a} AND s.rowid < {b} THEN s.rowid - {a} + 1" for _, _, a, b in ranges) + " END"
+        typed = []
+        raw_keep = []
+        for f in t.fields:
+            typed.append(f"{self._typed_expr(t, f.name, f.type, forum)} AS {q(f.name)}")
+            if f.type != VARCHAR:
+                raw_keep.append(f"s.{q(f.name)} AS {q('_r_' + f.name)}")
+        if t.name == "interactions":
+            # derived id when missing
+            idx = t.field_names.index("id")
+            parts = ", ".join(f"coalesce(s.{q(n)}, '')" for n in t.field_names if n != "id")
+            typed[idx] = (f"coalesce(NULLIF(s.id, ''), 'auto:' || substr(md5(concat_ws('|', {parts})), 1, 20)) "
+                          f"AS id")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _typ AS SELECT {', '.join(typed + raw_keep)}, s._source AS _source, "
+            f"s._line AS _line, s._offset AS _offset, {rec_expr} AS _rec, s.rowid AS _seq FROM {stage} s")
+        con.execute(f"DROP TABLE {stage}")
+        self.staged[t.name] = 0
+        tname = t.name
+
+        # 1. bad values: stored empty, flagged
+        key_expr = " || '/' || ".join(f"coalesce({q(k)}, '')" for k in t.key if k != "forum_id") or "NULL"
+        fid = "forum_id" if "forum_id" in t.field_names else "id"
+        for f in t.fields:
+            if f.type == VARCHAR:
+                continue
+            flag = "bad_time" if f.type == TIMESTAMP else "bad_value"
+            con.execute(
+                f"INSERT INTO _flag SELECT {lit(tname)}, {fid}, {key_expr}, {lit(flag)}, "
+                f"{lit(f.name + '=')} || substr({q('_r_' + f.name)}, 1, 100), _source, coalesce(_line, _rec) "
+                f"FROM _typ WHERE {q(f.name)} IS NULL AND NULLIF(trim({q('_r_' + f.name)}), '') IS NOT NULL")
+            if f.type == TIMESTAMP:
+                lo = str(self.settings["ingest"]["min_time"])
+                hi = (self.now + dt.timedelta(days=int(self.settings["ingest"]["max_future_days"]))).isoformat()
+                cond = f"{q(f.name)} < TIMESTAMP {lit(lo)} OR {q(f.name)} > TIMESTAMP {lit(hi)}"
+                n = con.execute(f"SELECT count(*) FROM _typ WHERE {cond}").fetchall()[0][0]
+                if n:
+                    con.execute(
+                        f"INSERT INTO _flag SELECT {lit(tname)}, {fid}, {key_expr}, "
+                        f"CASE WHEN {q(f.name)} > TIMESTAMP {lit(hi)} THEN 'future_time' ELSE 'implausible_time' END, "
+                        f"{lit(f.name + '=')} || CAST({q(f.name)} AS VARCHAR), _source, coalesce(_line, _rec) "
+                        f"FROM _typ WHERE {cond}")
+                    con.execute(f"UPDATE _typ SET {q(f.name)} = NULL WHERE {cond}")
+
+        # 2. required fields
+        con.execute("CREATE OR REPLACE TEMP TABLE _drop (_seq BIGINT, why VARCHAR)")
+        req = [f.name for f in t.fields if f.required]
+        if req:
+            missing = " OR ".join(f"{q(r)} IS NULL" for r in req)
+            which = ", ".join(f"CASE WHEN {q(r)} IS NULL THEN {lit(r)} END" for r in req)
+            con.execute(f"INSERT INTO _drop SELECT _seq, 'rejected' FROM _typ WHERE {missing}")
+            con.execute(
+                f"INSERT INTO _rej SELECT {lit(tname)}, _source, _line, _offset, CASE WHEN _line IS NULL THEN _rec END, "
+                f"'missing_required: field ' || concat_ws(', ', {which}), {self._excerpt_sql(t)} "
+                f"FROM _typ WHERE {missing}")
+
+        # 3. derivations that must happen before comparing with stored rows
+        if tname == "posts":
+            self._derive_posts()
+
+        # 4. duplicates inside this run
+        if t.key:
+            keys = ", ".join(q(k) for k in t.key)
+            on = " AND ".join(f"a.{q(k)} = b.{q(k)}" for k in t.key)
+            ndup = con.execute(
+                f"SELECT count(*) FROM (SELECT {keys} FROM _typ ANTI JOIN _drop USING (_seq) "
+                f"GROUP BY ALL HAVING count(*) > 1)").fetchall()[0][0]
+            if ndup:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _dups AS SELECT * FROM (SELECT *, row_number() OVER "
+                    f"(PARTITION BY {keys} ORDER BY _seq) AS _rn FROM (SELECT * FROM _typ ANTI JOIN _drop "
+                    f"USING (_seq)) SEMI JOIN (SELECT {keys} FROM _typ ANTI JOIN _drop USING (_seq) "
+                    f"GROUP BY ALL HAVING count(*) > 1) USING ({keys}))")
+                same = " AND ".join(f"a.{q(f)} IS NOT DISTINCT FROM b.{q(f)}" for f in t.field_names)
+                diff = ", ".join(f"CASE WHEN a.{q(f)} IS DISTINCT FROM b.{q(f)} THEN {lit(f)} END"
+                                 for f in t.field_names)
+                con.execute(
+                    f"INSERT INTO _drop SELECT a._seq, CASE WHEN {same} THEN 'unchanged' ELSE 'rejected' END "
+                    f"FROM _dups a JOIN _dups b ON {on} AND b._rn = 1 WHERE a._rn > 1")
+                con.execute(
+                    f"INSERT INTO _rej SELECT {lit(tname)}, a._source, a._line, a._offset, "
+                    f"CASE WHEN a._line IS NULL THEN a._rec END, "
+                    f"'duplicate_conflict: same id, different content (' || concat_ws(', ', {diff}) || "
+                    f"' differ from the record at ' || coalesce(b._source, '') || ' ' || "
+                    f"coalesce('line ' || b._line, 'record ' || b._rec, '') || '); the first is kept', "
+                    f"{self._excerpt_sql(t, 'a')} FROM _dups a JOIN _dups b ON {on} AND b._rn = 1 "
+                    f"WHERE a._rn > 1 AND NOT ({same})")
+                con.execute("DROP TABLE _dups")
+
+            # 5. against what the case already holds
+            if con.execute(f"SELECT EXISTS (SELECT 1 FROM {q(tname)})").fetchall()[0][0]:
+                self._merge_existing(t, count)
+
+        # 6. store
+        drop_counts = dict(con.execute("SELECT why, count(*) FROM _drop GROUP BY 1").fetchall())
+        count.unchanged += int(drop_counts.get("unchanged", 0))
+        count.merged += int(drop_counts.get("merged", 0))
+        cols = ", ".join(q(f) for f in t.field_names)
+        con.execute(f"INSERT INTO {q(tname)} ({cols}) SELECT {cols} FROM _typ ANTI JOIN _drop USING (_seq)")
+        count.stored += int(con.execute("SELECT count(*) FROM _typ ANTI JOIN _drop USING (_seq)").fetchall()[0][0])
+
+        if tname == "posts":
+            self._after_posts(count)
+        con.execute("DROP TABLE _typ")
+
+    def _excerpt_sql(self, t: Table, alias: str = "") -> str:
+        a = f"{alias}." if alias else ""
+        parts = ", ".join(f"{lit(f)}: coalesce({a}{q('_r_' + f)}, CAST({a}{q(f)} AS VARCHAR))"
+                          if t.get(f).type != VARCHAR else f"{lit(f)}: {a}{q(f)}" for f in t.field_names)
+        return f"substr(CAST(to_json({{{parts}}}) AS VARCHAR), 1, {EXCERPT})"
+
+    def _merge_existing(self, t: Table, count: TableCount) -> None:
+        """Rows whose key is already stored: identical -> unchanged; adds values to empty fields only ->
+        merged (the stored row is completed); any field that differs -> rejected as a conflict."""
+        con = self.con
+        tname = t.name
+        on = " AND ".join(f"n.{q(k)} = o.{q(k)}" for k in t.key)
+        conflict = " OR ".join(f"(n.{q(f)} IS NOT NULL AND o.{q(f)} IS NOT NULL AND n.{q(f)} <> o.{q(f)})"
+                               for f in t.field_names)
+        adds = " OR ".join(f"(n.{q(f)} IS NOT NULL AND o.{q(f)} IS NULL)" for f in t.field_names)
+        diff = ", ".join(f"CASE WHEN n.{q(f)} IS NOT NULL AND o.{q(f)} IS NOT NULL AND n.{q(f)} <> o.{q(f)} "
+                         f"THEN {lit(f)} END" for f in t.field_names)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _match AS SELECT n._seq, CASE WHEN {conflict} THEN 'rejected' "
+            f"WHEN {adds} THEN 'merged' ELSE 'unchanged' END AS why FROM _typ n JOIN {q(tname)} o ON {on} "
+            f"WHERE n._seq NOT IN (SELECT _seq FROM _drop)")
+        if not con.execute("SELECT count(*) FROM _match").fetchall()[0][0]:
+            return
+        con.execute(
+            f"INSERT INTO _rej SELECT {lit(tname)}, n._source, n._line, n._offset, "
+            f"CASE WHEN n._line IS NULL THEN n._rec END, "
+            f"'id_conflict: differs from the stored record with the same id (' || concat_ws(', ', {diff}) || "
+            f"' differ); the stored record is kept', {self._excerpt_sql(t, 'n')} "
+            f"FROM _typ n JOIN {q(tname)} o ON {on} WHERE n._seq IN (SELECT _seq FROM _match WHERE why='rejected')")
+        sets = ", ".join(f"{q(f)} = coalesce({q(tname)}.{q(f)}, n.{q(f)})" for f in t.field_names
+                         if f not in t.key)
+        on_upd = " AND ".join(f"n.{q(k)} = {q(tname)}.{q(k)}" for k in t.key)
+        con.execute(
+            f"UPDATE {q(tname)} SET {sets} FROM (SELECT * FROM _typ WHERE _seq IN "
+            f"(SELECT _seq FROM _match WHERE why='merged')) n WHERE {on_upd}")
+        con.execute("INSERT INTO _drop SELECT _seq, why FROM _match")
+        con.execute("DROP TABLE _match")
+
+    # ----------------------------------------------------------- derivations
+    def _derive_posts(self) -> None:
+        con = self.con
+        # thread of the parent, repeated for chains (comment on an answer on a question)
+        for _ in range(5):
+            n = con.execute("SELECT count(*) FROM _typ WHERE thread_id IS NULL AND parent_id IS NOT NULL").fetchall()[0][0]
+            if not n:
+                break
+            con.execute(
+                "UPDATE _typ SET thread_id = p.thread_id FROM (SELECT forum_id, id, thread_id FROM _typ "
+                "WHERE thread_id IS NOT NULL UNION ALL SELECT forum_id, id, thread_id FROM posts) p "
+                "WHERE _typ.thread_id IS NULL AND _typ.parent_id = p.id AND _typ.forum_id = p.forum_id")
+            if con.execute("SELECT count(*) FROM _typ WHERE thread_id IS NULL AND parent_id IS NOT NULL"
+                           ).fetchall()[0][0] == n:
+                break
+        if con.execute("SELECT count(*) FROM _typ WHERE board_id IS NULL AND thread_id IS NOT NULL").fetchall()[0][0]:
+            con.execute(
+                "UPDATE _typ SET board_id = t.board_id FROM threads t WHERE _typ.board_id IS NULL "
+                "AND _typ.thread_id = t.id AND _typ.forum_id = t.forum_id")
+
+    def _after_posts(self, count: TableCount) -> None:
+        con = self.con
+        new = "(SELECT * FROM _typ ANTI JOIN _drop USING (_seq))"
+        # positions by time within the thread, for posts that have none
+        if con.execute(f"SELECT count(*) FROM {new} WHERE position IS NULL AND thread_id IS NOT NULL").fetchall()[0][0]:
+            con.execute(
+                "UPDATE posts SET position = r.pos FROM (SELECT forum_id, id, row_number() OVER (PARTITION BY "
+                "forum_id, thread_id ORDER BY created_at NULLS LAST, id) - 1 AS pos FROM posts SEMI JOIN "
+                f"(SELECT DISTINCT forum_id, thread_id FROM {new} WHERE position IS NULL) USING (forum_id, thread_id)) r "
+                "WHERE posts.position IS NULL AND posts.forum_id = r.forum_id AND posts.id = r.id")
+        # flags: replies to missing posts (kept), posts without a known thread
+        con.execute(
+            f"INSERT INTO _flag SELECT 'posts', n.forum_id, n.id, 'missing_parent', 'parent_id=' || n.parent_id, "
+            f"n._source, coalesce(n._line, n._rec) FROM {new} n WHERE n.parent_id IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM posts p WHERE p.forum_id = n.forum_id AND p.id = n.parent_id)")
+        con.execute(
+            f"INSERT INTO _flag SELECT 'posts', n.forum_id, n.id, 'missing_thread', "
+            f"coalesce('thread_id=' || n.thread_id, 'no thread'), n._source, coalesce(n._line, n._rec) FROM {new} n "
+            f"WHERE n.thread_id IS NULL OR NOT EXISTS (SELECT 1 FROM threads t WHERE t.forum_id = n.forum_id "
+            f"AND t.id = n.thread_id)")
+        # reply interactions derived from parent_id
+        before = con.execute("SELECT count(*) FROM interactions").fetchall()[0][0]
+        con.execute(
+            "INSERT INTO interactions (forum_id, id, kind, source_user_id, target_user_id, post_id, target_post_id, "
+            "created_at) SELECT n.forum_id, 'reply:' || n.id, 'reply', n.author_id, p.author_id, n.id, n.parent_id, "
+            f"n.created_at FROM {new} n LEFT JOIN posts p ON p.forum_id = n.forum_id AND p.id = n.parent_id "
+            "WHERE n.parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM interactions i WHERE "
+            "i.forum_id = n.forum_id AND i.id = 'reply:' || n.id)")
+        derived = con.execute("SELECT count(*) FROM interactions").fetchall()[0][0] - before
+        self.result.counts.setdefault("interactions", TableCount()).derived += int(derived)
+
+    def _fixups(self) -> None:
+        """Fill fields derivable from other tables, only where empty (also for rows stored earlier)."""
+        con = self.con
+        if con.execute("SELECT count(*) FROM threads WHERE first_post_id IS NULL").fetchall()[0][0]:
+            con.execute(
+                "UPDATE threads SET first_post_id = f.id FROM (SELECT forum_id, thread_id, arg_min(id, "
+                "(coalesce(position, 9223372036854775807), created_at)) AS id FROM posts GROUP BY ALL) f "
+                "WHERE threads.first_post_id IS NULL AND threads.forum_id = f.forum_id AND threads.id = f.thread_id")
+        if con.execute("SELECT count(*) FROM threads WHERE author_id IS NULL OR created_at IS NULL").fetchall()[0][0]:
+            con.execute(
+                "UPDATE threads SET author_id = coalesce(threads.author_id, p.author_id), created_at = "
+                "coalesce(threads.created_at, p.created_at) FROM posts p WHERE (threads.author_id IS NULL OR "
+                "threads.created_at IS NULL) AND p.forum_id = threads.forum_id AND p.id = threads.first_post_id")
+        if con.execute("SELECT count(*) FROM interactions WHERE target_user_id IS NULL AND target_post_id IS NOT NULL"
+                       ).fetchall()[0][0]:
+            con.execute(
+                "UPDATE interactions SET target_user_id = p.author_id FROM posts p WHERE interactions.target_user_id "
+                "IS NULL AND p.forum_id = interactions.forum_id AND p.id = interactions.target_post_id")
+        if con.execute("SELECT count(*) FROM interactions WHERE created_at IS NULL AND post_id IS NOT NULL"
+                       ).fetchall()[0][0]:
+            con.execute(
+                "UPDATE interactions SET created_at = p.created_at FROM posts p WHERE interactions.created_at IS NULL "
+                "AND p.forum_id = interactions.forum_id AND p.id = interactions.post_id")
+
+
+class _open_maybe_gz:
+    """Open a file for binary line reading, transparently decompressing .gz."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> io.BufferedReader:
+        with open(self.path, "rb") as probe:
+            magic = probe.read(2)
+        self.fh = gzip.open(self.path, "rb") if magic == b"\x1f\x8b" else open(self.path, "rb")
+        return self.fh  # type: ignore[return-value]
+
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
