@@ -318,7 +318,7 @@ class _Run:
             "irc-" + chan.lstrip("#&") if self.channel and chan.lstrip("#&") else "irc")
         self.batcher.add("forums", {
             "id": self.forum_id, "name": self.options.forum_name or chan, "platform": PLATFORM,
-            "_source": str(self.path), "_line": None, "_offset": None})
+            "_source": self.options.label(self.path), "_line": None, "_offset": None})
         for f in self.files:
             self._file(f)
         self.batcher.flush()
@@ -351,19 +351,19 @@ class _Run:
     # ------------------------------------------------------------ one file
     def _file(self, f: Path) -> None:
         sink = self.sink
-        source = str(f)
+        source = self.options.label(f)
         m = LOG_NAME_RE.match(f.name)
         assert m is not None
         try:
             date = dt.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         except ValueError as exc:
-            sink.evidence(f)
+            sink.evidence(f, display=source)
             raise InputError(f"file name is not a valid date: {exc}", path=source) from exc
         hour = int(m.group(4)) if m.group(4) is not None else None
         if hour is not None and hour > 23:
             hour = None
         stem = stem_of(f)
-        sink.evidence(f)
+        sink.evidence(f, display=source)
         scan = _scan_file(f, hour, self.limit)
         board = (self.options.extra or {}).get("channel") or scan.channel or self.channel or DEFAULT_BOARD
         self._board(board, source)
@@ -449,7 +449,7 @@ class _Run:
                             "source_user_id": nick, "target_user_id": authors.get(link.parent),
                             "post_id": pid, "target_post_id": f"{stem}:{link.parent}",
                             "created_at": post["when"], "detail": "gold",
-                            "_source": str(annotation_file(f)), "_line": link.line, "_offset": link.offset})
+                            "_source": self.options.label(annotation_file(f)), "_line": link.line, "_offset": link.offset})
                 b.add("posts", {
                     "forum_id": fid, "id": pid, "thread_id": stem, "board_id": board, "author_id": nick,
                     "created_at": post["when"], "parent_id": parent_id, "position": position,
@@ -510,8 +510,8 @@ class _Run:
         out: dict[int, list[_Link]] = {}
         if not ann.is_file():
             return out
-        self.sink.evidence(ann)
-        source = str(ann)
+        source = self.options.label(ann)
+        self.sink.evidence(ann, display=source)
         seen: set[tuple[int, int]] = set()
         with ann.open("rb") as fh:
             for li, off, raw, too_long in _read_lines(fh, self.limit):
@@ -572,5 +572,5 @@ class _Run:
             self._reject_link(link, f, code, f"line {link.child} of {f.name} {what}")
 
     def _reject_link(self, link: _Link, f: Path, code: str, detail: str) -> None:
-        self.sink.reject("interactions", str(annotation_file(f)), f"{code}: {detail}",
+        self.sink.reject("interactions", self.options.label(annotation_file(f)), f"{code}: {detail}",
                          line=link.line, offset=link.offset, excerpt=_excerpt(link.raw))

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -115,26 +116,44 @@ class Loader(Sink):
         self.now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         self.staged: dict[str, int] = {}
         self.file_ranges: list[tuple[str, str, int, int]] = []  # table, source, first rowid, end rowid
+        self.file_paths: dict[str, tuple[Path, str]] = {}  # source -> (path, fmt), to turn records into lines
         self.result = LoadResult()
         self._rejects: list[tuple] = []
         self._reader_rejects: Counter = Counter()
-        self._known_sha: set[str] | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending_evidence: list[tuple[Any, dict[str, Any]]] = []
         self._evidence_labels: set[str] = set()
         con.execute("CREATE OR REPLACE TEMP TABLE _rej (table_name VARCHAR, source VARCHAR, line BIGINT, "
                     "byte_offset BIGINT, record BIGINT, reason VARCHAR, excerpt VARCHAR)")
         con.execute("CREATE OR REPLACE TEMP TABLE _flag (table_name VARCHAR, forum_id VARCHAR, record_id VARCHAR, "
-                    "flag VARCHAR, detail VARCHAR, source VARCHAR, line BIGINT)")
+                    "flag VARCHAR, detail VARCHAR, source VARCHAR, line BIGINT, record BIGINT)")
 
     # ------------------------------------------------------------------ Sink
     def _stage(self, table: str) -> str:
+        """The staging table holds typed values, plus the raw text of any value that failed to convert."""
         name = f"_stg_{table}"
         if table not in self.staged:
             t = TABLES[table]
-            cols = ", ".join(f"{q(f)} VARCHAR" for f in t.field_names)
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {q(name)} ({cols}, _source VARCHAR, "
+            cols = [f"{q(f.name)} {f.type}" for f in t.fields]
+            cols += [f"{q('_r_' + f.name)} VARCHAR" for f in t.fields if f.type != VARCHAR]
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {q(name)} ({', '.join(cols)}, _source VARCHAR, "
                              f"_line BIGINT, _offset BIGINT)")
             self.staged[table] = 0
         return name
+
+    def _insert_typed(self, t: Table, src: str, present: Sequence[str], source_expr: str,
+                      line_expr: str = "NULL", offset_expr: str = "NULL") -> None:
+        """INSERT INTO the staging table from ``src`` (text columns ``present``), converting in one pass."""
+        sel = []
+        for f in t.fields:
+            sel.append(self._typed_expr(t, f.name, f.type, present)
+                       if f.name in present or (t.name == "interactions" and f.name == "id") else "NULL")
+        for f in t.fields:
+            if f.type != VARCHAR:
+                sel.append(f"CASE WHEN ({sel[t.field_names.index(f.name)]}) IS NULL THEN s.{q(f.name)} END"
+                           if f.name in present else "NULL")
+        self.con.execute(f"INSERT INTO {q(self._stage(t.name))} SELECT {', '.join(sel)}, {source_expr}, "
+                         f"{line_expr}, {offset_expr} FROM {src} s")
 
     def emit(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
         if table not in TABLES or TABLES[table].kind != "data":
@@ -151,13 +170,18 @@ class Loader(Sink):
                 arrays[name] = pa.array(values, pa.int64())
             else:
                 arrays[name] = pa.array([_to_text(v) for v in values], pa.string())
+        for f in t.field_names:  # every field present as text, so expressions bind
+            if f not in arrays:
+                arrays[f] = pa.nulls(len(next(iter(arrays.values()))), pa.string())
         batch = pa.table(arrays)
         if batch.num_rows == 0:
             return
-        stage = self._stage(table)
+        self._stage(table)
         self.con.register("_batch", batch)
         try:
-            self.con.execute(f"INSERT INTO {q(stage)} BY NAME SELECT * FROM _batch")
+            self._insert_typed(t, "_batch", t.field_names, "s._source" if "_source" in arrays else "NULL",
+                               "s._line" if "_line" in arrays else "NULL",
+                               "s._offset" if "_offset" in arrays else "NULL")
         finally:
             self.con.unregister("_batch")
         self.staged[table] += batch.num_rows
@@ -174,6 +198,7 @@ class Loader(Sink):
             raise ValueError(fmt)
         after = int(self.con.execute(f"SELECT count(*) FROM {q(stage)}").fetchall()[0][0])
         self.file_ranges.append((table, source, before, after))
+        self.file_paths[source] = (path, fmt)
         self.staged[table] = after
 
     def reject(self, table: str | None, source: str, reason: str, *, line: int | None = None,
@@ -195,16 +220,28 @@ class Loader(Sink):
             return  # archive members are registered when unpacked; readers may register them again
         self._evidence_labels.add(label)
         if sha256 is None or size is None:
-            sha256, size = sha256_file(path)
-        if self._known_sha is None:
-            self._known_sha = {r[0] for r in self.con.execute(
-                "SELECT DISTINCT sha256 FROM evidence WHERE status IN ('ingested','already_ingested')").fetchall()}
-        if status == "ingested" and sha256 in self._known_sha:
-            status = "already_ingested"
-        self.result.evidence.append({
-            "sha256": sha256, "size_bytes": size, "path": label.split("!", 1)[0] if member else label,
-            "member": member,
-            "seen_at": self.now, "ingest_run_id": self.run_id, "status": status})
+            # hashed in a background thread while DuckDB reads the file (both release the GIL)
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1)
+            digest: Any = self._pool.submit(sha256_file, path)
+        else:
+            digest = (sha256, size)
+        self._pending_evidence.append((digest, {
+            "path": label.split("!", 1)[0] if member else label, "member": member,
+            "seen_at": self.now, "ingest_run_id": self.run_id, "status": status}))
+
+    def _resolve_evidence(self) -> None:
+        known = {r[0] for r in self.con.execute(
+            "SELECT DISTINCT sha256 FROM evidence WHERE status IN ('ingested','already_ingested')").fetchall()}
+        for digest, row in self._pending_evidence:
+            sha, size = digest.result() if isinstance(digest, Future) else digest
+            if row["status"] == "ingested" and sha in known:
+                row["status"] = "already_ingested"
+            self.result.evidence.append({"sha256": sha, "size_bytes": size, **row})
+        self._pending_evidence = []
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def skipped(self, source: str, reason: str) -> None:
         self.result.skipped[reason] += 1
@@ -221,11 +258,10 @@ class Loader(Sink):
         cols = "{" + ", ".join(f"{lit(f)}: 'VARCHAR'" for f in t.field_names) + "}"
         max_bytes = int(self.settings["ingest"]["max_record_bytes"])
         self._unknown_keys_ndjson(t, path, source)
+        src = (f"read_json({lit(str(path))}, format='newline_delimited', columns={cols}, "
+               f"maximum_object_size={max_bytes + 1024}, compression='auto_detect')")
         try:
-            self.con.execute(
-                f"INSERT INTO {q(stage)} BY NAME SELECT *, {lit(source)} AS _source FROM read_json("
-                f"{lit(str(path))}, format='newline_delimited', columns={cols}, "
-                f"maximum_object_size={max_bytes + 1024}, compression='auto_detect')")
+            self._insert_typed(t, src, t.field_names, lit(source))
             self.progress(path.stat().st_size)
         except (duckdb.Error, UnicodeError):
             # Something in the file is broken: read it line by line, keep every good record,
@@ -314,12 +350,10 @@ class Loader(Sink):
             self._flag_rows([(t.name, None, None, "unknown_field", ", ".join(unknown), source, None)])
         if not known:
             raise InputError(f"CSV header has no field of table {t.name}", path=source, line=1)
-        sel = ", ".join(q(h) for h in known)
-        self.con.execute(
-            f"INSERT INTO {q(stage)} ({sel}, _source) SELECT {sel}, {lit(source)} FROM read_csv("
-            f"{lit(str(path))}, header=true, all_varchar=true, store_rejects=true, "
-            f"rejects_table='_csv_rej', rejects_scan='_csv_scan', strict_mode=true, parallel=false, "
-            f"max_line_size={int(self.settings['ingest']['max_record_bytes']) + 1024})")
+        src = (f"read_csv({lit(str(path))}, header=true, all_varchar=true, store_rejects=true, "
+               f"rejects_table='_csv_rej', rejects_scan='_csv_scan', strict_mode=true, parallel=false, "
+               f"max_line_size={int(self.settings['ingest']['max_record_bytes']) + 1024})")
+        self._insert_typed(t, src, known, lit(source))
         for line, pos, err, raw in self.con.execute(
                 "SELECT line, byte_position, error_message, csv_line FROM _csv_rej").fetchall():
             self.reject(t.name, source, f"invalid_csv: {err.splitlines()[0] if err else 'error'}",
@@ -332,7 +366,7 @@ class Loader(Sink):
     # ------------------------------------------------------------------ finish
     def _flag_rows(self, rows: list[tuple]) -> None:
         if rows:
-            self.con.executemany("INSERT INTO _flag VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self.con.executemany("INSERT INTO _flag VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", rows)
 
     def _default_forum(self) -> str | None:
         if self.default_forum_id:
@@ -347,6 +381,7 @@ class Loader(Sink):
     def finish(self) -> LoadResult:
         """Validate and store everything staged. The caller wraps this in a transaction."""
         self._flush_rejects()
+        self._resolve_evidence()
         forum = self._default_forum()
         for name in ORDER:
             if name not in self.staged and not self._reader_rejects.get(name):
@@ -361,12 +396,13 @@ class Loader(Sink):
             self.result.counts["(unknown)"] = TableCount(read=unknown, rejected=unknown)
         for name, c in self.result.counts.items():
             c.rejected = int(self.con.execute("SELECT count(*) FROM _rej WHERE table_name = ?", [name]).fetchall()[0][0])
+        self._records_to_lines()
         self.con.execute(
             "INSERT INTO rejects SELECT ?, table_name, source, line, byte_offset, record, reason, excerpt FROM _rej",
             [self.run_id])
         self.con.execute(
-            "INSERT INTO flags SELECT ?, table_name, forum_id, record_id, flag, detail, source, line FROM _flag",
-            [self.run_id])
+            "INSERT INTO flags SELECT ?, table_name, forum_id, record_id, flag, detail, source, coalesce(line, record) "
+            "FROM _flag", [self.run_id])
         self.result.flags.update(dict(self.con.execute("SELECT flag, count(*) FROM _flag GROUP BY 1").fetchall()))
         for name, c in self.result.counts.items():
             self.con.execute("INSERT INTO reconciliation VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -379,10 +415,31 @@ class Loader(Sink):
             self.con.execute(f"DROP TABLE IF EXISTS {q('_stg_' + name)}")
         return self.result
 
-    def _typed_expr(self, t: Table, f: str, ftype: str, forum: str | None) -> str:
+    def _records_to_lines(self) -> None:
+        """Files read by DuckDB report record numbers; turn them into line numbers (one pass per file
+        that has rejects or flags, so a clean ingest pays nothing)."""
+        for source, (path, fmt) in self.file_paths.items():
+            wanted = {r[0] for r in self.con.execute(
+                "SELECT record FROM _rej WHERE source = ? AND line IS NULL AND record IS NOT NULL UNION "
+                "SELECT record FROM _flag WHERE source = ? AND line IS NULL AND record IS NOT NULL",
+                [source, source]).fetchall()}
+            if not wanted:
+                continue
+            lines = _record_lines(path, fmt, wanted)
+            if lines:
+                self.con.execute("CREATE OR REPLACE TEMP TABLE _map (record BIGINT, line BIGINT)")
+                self.con.executemany("INSERT INTO _map VALUES (?, ?)", list(lines.items()))
+                for tbl in ("_rej", "_flag"):
+                    self.con.execute(f"UPDATE {tbl} SET line = m.line FROM _map m WHERE {tbl}.source = ? AND "
+                                     f"{tbl}.line IS NULL AND {tbl}.record = m.record", [source])
+                self.con.execute("DROP TABLE _map")
+
+    def _typed_expr(self, t: Table, f: str, ftype: str, present: Sequence[str]) -> str:
         col = f"s.{q(f)}"
-        if f == "forum_id" and forum is not None:
-            return f"coalesce(NULLIF({col}, ''), {lit(forum)})"
+        if t.name == "interactions" and f == "id":  # derived from the other fields when missing
+            parts = ", ".join(f"coalesce(s.{q(n)}, '')" for n in t.field_names if n != "id" and n in present)
+            derived = f"'auto:' || substr(md5(concat_ws('|', {parts})), 1, 20)"
+            return f"coalesce(NULLIF({col}, ''), {derived})" if "id" in present else derived
         if ftype == VARCHAR:
             return col if f in TEXT_FIELDS else f"NULLIF({col}, '')"
         x = f"NULLIF(trim({col}), '')"
@@ -401,38 +458,21 @@ class Loader(Sink):
                     f"ELSE TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP) END")
         raise AssertionError(ftype)
 
-    def _position_sql(self) -> str:
-        """SQL giving, per staged row, its line or record number and its source."""
-        parts = []
-        for table, source, first, end in self.file_ranges:
-            parts.append(f"WHEN s.rowid >= {first} AND s.rowid < {end} THEN s.rowid - {first} + 1")
-        return "CASE " + " ".join(parts) + " END" if parts else "NULL"
-
     def _finish_table(self, t: Table, count: TableCount, forum: str | None) -> None:
         con = self.con
         stage = q(f"_stg_{t.name}")
+        self._cur_stage = stage
         count.read += self.staged[t.name]
         ranges = [r for r in self.file_ranges if r[0] == t.name]
         rec_expr = "NULL"
         if ranges:
             rec_expr = "CASE " + " ".join(
                 f"WHEN s.rowid >= {a} AND s.rowid < {b} THEN s.rowid - {a} + 1" for _, _, a, b in ranges) + " END"
-        typed = []
-        raw_keep = []
-        for f in t.fields:
-            typed.append(f"{self._typed_expr(t, f.name, f.type, forum)} AS {q(f.name)}")
-            if f.type != VARCHAR:
-                raw_keep.append(f"s.{q(f.name)} AS {q('_r_' + f.name)}")
-        if t.name == "interactions":
-            # derived id when missing
-            idx = t.field_names.index("id")
-            parts = ", ".join(f"coalesce(s.{q(n)}, '')" for n in t.field_names if n != "id")
-            typed[idx] = (f"coalesce(NULLIF(s.id, ''), 'auto:' || substr(md5(concat_ws('|', {parts})), 1, 20)) "
-                          f"AS id")
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _typ AS SELECT {', '.join(typed + raw_keep)}, s._source AS _source, "
-            f"s._line AS _line, s._offset AS _offset, {rec_expr} AS _rec, s.rowid AS _seq FROM {stage} s")
-        con.execute(f"DROP TABLE {stage}")
+        if forum is not None and "forum_id" in t.field_names:
+            con.execute(f"UPDATE {stage} SET forum_id = {lit(forum)} WHERE forum_id IS NULL")
+        # _typ: the staged rows with their sequence (rowid) and record number; updates go to the stage.
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _typ AS SELECT s.*, s.rowid AS _seq, {rec_expr} AS _rec "
+                    f"FROM {stage} s")
         self.staged[t.name] = 0
         tname = t.name
 
@@ -445,7 +485,7 @@ class Loader(Sink):
             flag = "bad_time" if f.type == TIMESTAMP else "bad_value"
             con.execute(
                 f"INSERT INTO _flag SELECT {lit(tname)}, {fid}, {key_expr}, {lit(flag)}, "
-                f"{lit(f.name + '=')} || substr({q('_r_' + f.name)}, 1, 100), _source, coalesce(_line, _rec) "
+                f"{lit(f.name + '=')} || substr({q('_r_' + f.name)}, 1, 100), _source, _line, _rec "
                 f"FROM _typ WHERE {q(f.name)} IS NULL AND NULLIF(trim({q('_r_' + f.name)}), '') IS NOT NULL")
             if f.type == TIMESTAMP:
                 lo = str(self.settings["ingest"]["min_time"])
@@ -456,9 +496,9 @@ class Loader(Sink):
                     con.execute(
                         f"INSERT INTO _flag SELECT {lit(tname)}, {fid}, {key_expr}, "
                         f"CASE WHEN {q(f.name)} > TIMESTAMP {lit(hi)} THEN 'future_time' ELSE 'implausible_time' END, "
-                        f"{lit(f.name + '=')} || CAST({q(f.name)} AS VARCHAR), _source, coalesce(_line, _rec) "
+                        f"{lit(f.name + '=')} || CAST({q(f.name)} AS VARCHAR), _source, _line, _rec "
                         f"FROM _typ WHERE {cond}")
-                    con.execute(f"UPDATE _typ SET {q(f.name)} = NULL WHERE {cond}")
+                    con.execute(f"UPDATE {stage} SET {q(f.name)} = NULL WHERE {cond}")
 
         # 2. required fields
         con.execute("CREATE OR REPLACE TEMP TABLE _drop (_seq BIGINT, why VARCHAR)")
@@ -514,12 +554,14 @@ class Loader(Sink):
         count.unchanged += int(drop_counts.get("unchanged", 0))
         count.merged += int(drop_counts.get("merged", 0))
         cols = ", ".join(q(f) for f in t.field_names)
-        con.execute(f"INSERT INTO {q(tname)} ({cols}) SELECT {cols} FROM _typ ANTI JOIN _drop USING (_seq)")
-        count.stored += int(con.execute("SELECT count(*) FROM _typ ANTI JOIN _drop USING (_seq)").fetchall()[0][0])
+        self._live = "_typ" if not drop_counts else "(SELECT * FROM _typ ANTI JOIN _drop USING (_seq))"
+        con.execute(f"INSERT INTO {q(tname)} ({cols}) SELECT {cols} FROM {self._live}")
+        count.stored += int(con.execute(f"SELECT count(*) FROM {self._live}").fetchall()[0][0])
 
         if tname == "posts":
             self._after_posts(count)
-        con.execute("DROP TABLE _typ")
+        con.execute("DROP VIEW _typ")
+        con.execute(f"DROP TABLE {stage}")
 
     def _excerpt_sql(self, t: Table, alias: str = "") -> str:
         a = f"{alias}." if alias else ""
@@ -562,26 +604,28 @@ class Loader(Sink):
     # ----------------------------------------------------------- derivations
     def _derive_posts(self) -> None:
         con = self.con
+        st = self._cur_stage
         # thread of the parent, repeated for chains (comment on an answer on a question)
         for _ in range(5):
-            n = con.execute("SELECT count(*) FROM _typ WHERE thread_id IS NULL AND parent_id IS NOT NULL").fetchall()[0][0]
+            n = con.execute(f"SELECT count(*) FROM {st} WHERE thread_id IS NULL AND parent_id IS NOT NULL"
+                            ).fetchall()[0][0]
             if not n:
                 break
             con.execute(
-                "UPDATE _typ SET thread_id = p.thread_id FROM (SELECT forum_id, id, thread_id FROM _typ "
+                f"UPDATE {st} SET thread_id = p.thread_id FROM (SELECT forum_id, id, thread_id FROM {st} "
                 "WHERE thread_id IS NOT NULL UNION ALL SELECT forum_id, id, thread_id FROM posts) p "
-                "WHERE _typ.thread_id IS NULL AND _typ.parent_id = p.id AND _typ.forum_id = p.forum_id")
-            if con.execute("SELECT count(*) FROM _typ WHERE thread_id IS NULL AND parent_id IS NOT NULL"
+                f"WHERE {st}.thread_id IS NULL AND {st}.parent_id = p.id AND {st}.forum_id = p.forum_id")
+            if con.execute(f"SELECT count(*) FROM {st} WHERE thread_id IS NULL AND parent_id IS NOT NULL"
                            ).fetchall()[0][0] == n:
                 break
-        if con.execute("SELECT count(*) FROM _typ WHERE board_id IS NULL AND thread_id IS NOT NULL").fetchall()[0][0]:
+        if con.execute(f"SELECT count(*) FROM {st} WHERE board_id IS NULL AND thread_id IS NOT NULL").fetchall()[0][0]:
             con.execute(
-                "UPDATE _typ SET board_id = t.board_id FROM threads t WHERE _typ.board_id IS NULL "
-                "AND _typ.thread_id = t.id AND _typ.forum_id = t.forum_id")
+                f"UPDATE {st} SET board_id = t.board_id FROM threads t WHERE {st}.board_id IS NULL "
+                f"AND {st}.thread_id = t.id AND {st}.forum_id = t.forum_id")
 
     def _after_posts(self, count: TableCount) -> None:
         con = self.con
-        new = "(SELECT * FROM _typ ANTI JOIN _drop USING (_seq))"
+        new = self._live
         # positions by time within the thread, for posts that have none
         if con.execute(f"SELECT count(*) FROM {new} WHERE position IS NULL AND thread_id IS NOT NULL").fetchall()[0][0]:
             con.execute(
@@ -592,11 +636,11 @@ class Loader(Sink):
         # flags: replies to missing posts (kept), posts without a known thread
         con.execute(
             f"INSERT INTO _flag SELECT 'posts', n.forum_id, n.id, 'missing_parent', 'parent_id=' || n.parent_id, "
-            f"n._source, coalesce(n._line, n._rec) FROM {new} n WHERE n.parent_id IS NOT NULL AND NOT EXISTS "
+            f"n._source, n._line, n._rec FROM {new} n WHERE n.parent_id IS NOT NULL AND NOT EXISTS "
             f"(SELECT 1 FROM posts p WHERE p.forum_id = n.forum_id AND p.id = n.parent_id)")
         con.execute(
             f"INSERT INTO _flag SELECT 'posts', n.forum_id, n.id, 'missing_thread', "
-            f"coalesce('thread_id=' || n.thread_id, 'no thread'), n._source, coalesce(n._line, n._rec) FROM {new} n "
+            f"coalesce('thread_id=' || n.thread_id, 'no thread'), n._source, n._line, n._rec FROM {new} n "
             f"WHERE n.thread_id IS NULL OR NOT EXISTS (SELECT 1 FROM threads t WHERE t.forum_id = n.forum_id "
             f"AND t.id = n.thread_id)")
         # reply interactions derived from parent_id
@@ -633,6 +677,31 @@ class Loader(Sink):
             con.execute(
                 "UPDATE interactions SET created_at = p.created_at FROM posts p WHERE interactions.created_at IS NULL "
                 "AND p.forum_id = interactions.forum_id AND p.id = interactions.post_id")
+
+
+def _record_lines(path: Path, fmt: str, wanted: set[int]) -> dict[int, int]:
+    """Map 1-based record numbers of a canonical file to the 1-based line where each record starts."""
+    out: dict[int, int] = {}
+    if fmt == "ndjson":
+        rec = 0
+        with _open_maybe_gz(path) as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                if raw.strip():
+                    rec += 1
+                    if rec in wanted:
+                        out[rec] = lineno
+        return out
+    import csv
+
+    with _open_maybe_gz(path) as fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
+        reader = csv.reader(text)
+        prev = 0
+        for rec, _row in enumerate(reader):  # rec 0 is the header
+            if rec in wanted:
+                out[rec] = prev + 1
+            prev = reader.line_num
+    return out
 
 
 class _open_maybe_gz:

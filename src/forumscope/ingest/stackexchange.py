@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from html.parser import HTMLParser
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Callable
 
 from forumscope.errors import InputError
@@ -410,33 +410,60 @@ class StackExchangeReader(Reader):
     def detect(self, path: Path) -> bool:
         path = Path(path)
         try:
-            return path.is_dir() and any((path / n).is_file() for n in DETECT_FILES)
+            return path.is_dir() and any((_dump_folder(path) / n).is_file() for n in DETECT_FILES)
         except OSError:
             return False
 
     def read(self, path: Path, sink: Sink, options: ReadOptions) -> None:
         path = Path(path)
         if not path.is_dir():
-            raise InputError("a Stack Exchange dump is a folder of XML files", path=str(path))
-        files = [path / n for n in DUMP_FILES if (path / n).is_file()]
+            raise InputError("a Stack Exchange dump is a folder of XML files", path=options.label(path))
+        folder = _dump_folder(path)
+        files = [folder / n for n in DUMP_FILES if (folder / n).is_file()]
         if not files:
             raise InputError("no Stack Exchange dump file (" + ", ".join(DUMP_FILES) + ") in the folder",
-                             path=str(path))
+                             path=options.label(path))
         # Refuse hostile prologs before anything is emitted.
         for f in files:
-            _check_prolog(f, sink)
-        _Run(path, files, sink, options).run()
+            _check_prolog(f, options.label(f), sink)
+        _Run(folder, files, sink, options).run()
 
 
-def _refuse(f: Path, sink: Sink, line: int, offset: int, what: str, register: bool) -> InputError:
+def _dump_folder(path: Path) -> Path:
+    """``path``, or its only sub-folder when the dump files sit one level down (an
+    unpacked archive ``site.zip`` holding ``site/Posts.xml``, ...)."""
+    if any((path / n).is_file() for n in DUMP_FILES):
+        return path
+    entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+    if len(entries) == 1 and entries[0].is_dir() and any((entries[0] / n).is_file() for n in DETECT_FILES):
+        return entries[0]
+    return path
+
+
+def _forum_id_from_label(label: str) -> str:
+    """Folder name, or the archive's name for the root of an unpacked archive."""
+    if "!" in label:
+        archive, member = label.split("!", 1)
+        if member.strip("./"):
+            return PurePosixPath(member).name
+        name = Path(archive).name
+        for suffix in (".tar.gz", ".tgz", ".zip", ".tar", ".7z"):
+            if name.lower().endswith(suffix):
+                return name[: -len(suffix)]
+        return name
+    return Path(label).name or Path(label).resolve().name
+
+
+def _refuse(f: Path, label: str, sink: Sink, line: int, offset: int, what: str,
+            register: bool) -> InputError:
     if register:
-        sink.evidence(f, status="refused")
+        sink.evidence(f, display=label, status="refused")
     return InputError(
         f"{what}: refused (possible entity-expansion bomb); nothing was expanded or read",
-        path=str(f), line=line, offset=offset)
+        path=label, line=line, offset=offset)
 
 
-def _check_prolog(f: Path, sink: Sink, max_bytes: int = 1 << 20) -> None:
+def _check_prolog(f: Path, label: str, sink: Sink, max_bytes: int = 1 << 20) -> None:
     """Scan the lines before the root element for entity declarations or an internal DTD."""
     with f.open("rb") as fh:
         offset = 0
@@ -446,23 +473,23 @@ def _check_prolog(f: Path, sink: Sink, max_bytes: int = 1 << 20) -> None:
             if not raw:
                 return
             lineno += 1
-            _check_markup_decl(raw, f, sink, lineno, offset)
+            _check_markup_decl(raw, f, label, sink, lineno, offset)
             text = raw.decode("utf-8", "replace").lstrip("\ufeff").strip()
             offset += len(raw)
             if _ROOT_START_RE.fullmatch(text) or _ROW_RE.fullmatch(text):
                 return
 
 
-def _check_markup_decl(raw: bytes, f: Path, sink: Sink, lineno: int, offset: int,
+def _check_markup_decl(raw: bytes, f: Path, label: str, sink: Sink, lineno: int, offset: int,
                        register: bool = True) -> None:
     if b"<!" not in raw:
         return
     if b"<!ENTITY" in raw:
-        raise _refuse(f, sink, lineno, offset, "entity declaration (<!ENTITY)", register)
+        raise _refuse(f, label, sink, lineno, offset, "entity declaration (<!ENTITY)", register)
     if b"<!DOCTYPE" in raw:
         text = raw.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
         if not _EXTERNAL_DOCTYPE_RE.fullmatch(text):
-            raise _refuse(f, sink, lineno, offset, "DOCTYPE with an internal subset", register)
+            raise _refuse(f, label, sink, lineno, offset, "DOCTYPE with an internal subset", register)
 
 
 class _Run:
@@ -473,7 +500,7 @@ class _Run:
         self.files = files
         self.sink = sink
         self.options = options
-        self.forum_id = options.forum_id or folder.name or folder.resolve().name
+        self.forum_id = options.forum_id or _forum_id_from_label(options.label(folder))
         self.has_posts_file = any(f.name == "Posts.xml" for f in files)
         self.boards_used: set[str] = set()
         self.batcher = Batcher(sink, BATCH_ROWS)
@@ -485,14 +512,14 @@ class _Run:
         b = Batcher(self.sink)
         fid = self.forum_id
         b.add("forums", {"id": fid, "name": self.options.forum_name or fid, "platform": PLATFORM,
-                         "_source": str(self.folder), "_line": None, "_offset": None})
+                         "_source": self.options.label(self.folder), "_line": None, "_offset": None})
         for pos, (minimum, privileges) in enumerate(REPUTATION_LADDER):
             b.add("ranks", {
                 "forum_id": fid, "id": f"rep{minimum}", "name": ", ".join(privileges),
                 "position": pos, "min_reputation": minimum, "is_special": False,
                 "description": f"Reputation {minimum}+: {'; '.join(privileges)} "
                                "(Stack Exchange privilege ladder, graduated sites)",
-                "_source": str(self.folder), "_line": None, "_offset": None})
+                "_source": self.options.label(self.folder), "_line": None, "_offset": None})
         b.flush()
         handlers: dict[str, Callable[[dict[str, str], dict[str, Any]], None]] = {
             "Users.xml": self._user, "Posts.xml": self._post, "Comments.xml": self._comment,
@@ -503,9 +530,9 @@ class _Run:
             root, table = DUMP_FILES[f.name]
             heavy = f.name in ("Posts.xml", "Comments.xml", "Users.xml")
             self.batcher = Batcher(self.sink, 5_000 if heavy else BATCH_ROWS)
-            self.sink.evidence(f)
-            self.source = str(f)
-            _scan(f, root, table, handlers[f.name], self.sink, self.options.max_record_bytes)
+            self.source = self.options.label(f)
+            self.sink.evidence(f, display=self.source)
+            _scan(f, self.source, root, table, handlers[f.name], self.sink, self.options.max_record_bytes)
             self.batcher.flush()
 
     def _row(self, prov: dict[str, Any], **values: Any) -> dict[str, Any]:
@@ -655,10 +682,10 @@ def _read_line(fh: BinaryIO, limit: int) -> tuple[bytes, int]:
     return raw, size
 
 
-def _scan(f: Path, root: str, table: str, handler: Callable[[dict[str, str], dict[str, Any]], None],
+def _scan(f: Path, source: str, root: str, table: str, handler: Callable[[dict[str, str], dict[str, Any]], None],
           sink: Sink, max_record_bytes: int) -> None:
-    """Read one dump file line by line; hand decoded rows to ``handler``."""
-    source = str(f)
+    """Read one dump file line by line; hand decoded rows to ``handler``. ``source`` is the
+    file's name in rejects and provenance (``archive!member`` inside archives)."""
     state = "prolog"  # prolog -> body -> epilog
     root_name = ""
     offset = 0
@@ -693,7 +720,7 @@ def _scan(f: Path, root: str, table: str, handler: Callable[[dict[str, str], dic
                 continue
             body = raw[3:] if line_offset == 0 and raw.startswith(_BOM) else raw
             body = body.rstrip(b"\n").rstrip(b"\r")
-            _check_markup_decl(body, f, sink, lineno, line_offset, register=False)
+            _check_markup_decl(body, f, source, sink, lineno, line_offset, register=False)
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -739,12 +766,12 @@ def _scan(f: Path, root: str, table: str, handler: Callable[[dict[str, str], dic
                 if m is None:
                     m2 = _ROOT_EMPTY_RE.fullmatch(stripped)
                     if m2 and m2.group(1) == m2.group(2):
-                        _check_root(m2.group(1), root, f, lineno)
+                        _check_root(m2.group(1), root, f, source, lineno)
                         state = "epilog"
                         continue
                     reject("misplaced: line before the root element")
                     continue
-                _check_root(m.group(1), root, f, lineno)
+                _check_root(m.group(1), root, f, source, lineno)
                 root_name = m.group(1)
                 state = "epilog" if m.group(2) else "body"
                 continue
@@ -759,7 +786,7 @@ def _scan(f: Path, root: str, table: str, handler: Callable[[dict[str, str], dic
                     line=lineno + 1, offset=offset)
 
 
-def _check_root(name: str, expected: str, f: Path, lineno: int) -> None:
+def _check_root(name: str, expected: str, f: Path, source: str, lineno: int) -> None:
     if name.lower() != expected:
         raise InputError(f"root element <{name}> is not <{expected}>: not a Stack Exchange {f.name}",
-                         path=str(f), line=lineno)
+                         path=source, line=lineno)
