@@ -708,3 +708,27 @@ def test_real_dump_attribute_decoding_matches_an_xml_parser(name: str) -> None:
 def test_real_dumps_read_quickly(real) -> None:
     for name, (_, _, seconds) in real.items():
         assert seconds < 10, (name, seconds)
+
+
+# ------------------------------------------------------------ end to end
+
+
+def test_end_to_end_ingest_reconciles(tmp_path: Path) -> None:
+    run = pytest.importorskip("forumscope.ingest.run")
+    folder = DATA / "se-conlang-meta"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not available")
+    expected = read(folder)
+    result = run.ingest([folder], tmp_path / "case")
+    assert result.formats == ["stackexchange"]
+    recon = result.reconciliation
+    assert set(recon) == set(expected.rows)
+    for table, c in recon.items():
+        assert c["read"] == c["stored"] + c["unchanged"] + c["rejected"] + c.get("merged", 0), table
+        assert c["read"] == len(expected.rows[table]), table
+        assert c["rejected"] == 0 and c["stored"] == c["read"], table
+    # a second ingest of the same files stores nothing new
+    again = run.ingest([folder], tmp_path / "case")
+    for table, c in again.reconciliation.items():
+        assert c["read"] == c["unchanged"] + c["stored"] + c["rejected"] + c.get("merged", 0), table
+        assert c["unchanged"] == c["read"] and c["stored"] == 0, table

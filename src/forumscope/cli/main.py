@@ -166,6 +166,33 @@ def synth(
     out.print(f"planted truth: {escape(str(out_dir / 'truth.json'))}")
 
 
+@app.command()
+def demo(
+    out_dir: Path = typer.Option(Path("forumscope-demo"), "--out", help="Folder for the demo forum and case."),
+    posts: int = typer.Option(20_000, "--posts", min=1000, help="Size of the synthetic forum."),
+    seed: int = typer.Option(7, "--seed", help="Random seed."),
+) -> None:
+    """End to end on a synthetic forum: generate it, ingest it, summarise the case."""
+    import shutil
+
+    from forumscope.ingest.run import ingest as run_ingest
+    from forumscope.synth import generate
+
+    forum_dir, case_dir = out_dir / "forum", out_dir / "case"
+    if case_dir.exists():
+        shutil.rmtree(case_dir)  # the demo always starts fresh; a real case is never deleted
+    out.print(f"1/3 writing a synthetic forum of {posts:,} posts to {escape(str(forum_dir))} ...")
+    generate(forum_dir, posts=posts, seed=seed)
+    out.print(f"2/3 ingesting it into the case {escape(str(case_dir))} ...")
+    result = run_ingest([forum_dir], case_dir, "canonical", argv=sys.argv[1:])
+    read = sum(c.read for c in result.counts.values())
+    out.print(f"    {read:,} records read, {result.rejected:,} rejected, reconciled: "
+              f"{'yes' if result.balanced else 'NO'} ({result.seconds:.1f}s)")
+    out.print("3/3 the case:")
+    info(case=case_dir, as_json=False)
+    out.print(f"\nplanted truth for checking analyses: {escape(str(forum_dir / 'truth.json'))}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one-line errors for mistakes, documented exit codes."""
     try:

@@ -33,7 +33,7 @@ class CanonicalReader(Reader):
     def detect(self, path: Path) -> bool:
         if path.is_file():
             return table_of(path) is not None
-        return path.is_dir() and any(table_of(p) for p in path.iterdir() if p.is_file())
+        return path.is_dir() and any(table_of(p) for p in path.rglob("*") if p.is_file())
 
     def read(self, path: Path, sink: Sink, options: ReadOptions) -> None:
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())

@@ -220,7 +220,7 @@ class _Run:
         self.batcher = Batcher(sink, BATCH_ROWS)
         self.boards: set[str] = set()
         self.speakers = IdSet()
-        # conversation id -> [root utterance id, board from utterance meta, root is id == conversation id]
+        # conversation id -> [root utterance id (when id == conversation id), board from utterance meta]
         self.conv_info: dict[str, list[Any]] = {}
         self.limit = max(1024, int(options.max_record_bytes) + 2)
 
@@ -244,7 +244,7 @@ class _Run:
         conv = folder / "conversations.json"
         if conv.is_file():
             self._conversations(conv)
-        for cid, (root, board, _strong) in self.conv_info.items():
+        for cid, (root, board) in self.conv_info.items():
             self._thread({"id": cid, "board_id": self._use_board(board or self.default_board, self.options.label(self.utt)),
                           "first_post_id": root}, self.options.label(self.utt))
         self.conv_info.clear()
@@ -403,10 +403,8 @@ class _Run:
         if conv:
             info = self.conv_info.get(conv)
             if info is None:
-                info = self.conv_info[conv] = [None, None, False]
-            if uid and uid == conv:
-                info[0], info[2] = uid, True
-            elif uid and reply is None and info[0] is None:
+                info = self.conv_info[conv] = [None, None]
+            if uid and uid == conv:  # ConvoKit's convention: the root utterance's id is the conversation id
                 info[0] = uid
             if info[1] is None:
                 info[1] = _board_of(meta)

@@ -437,7 +437,9 @@ class Loader(Sink):
     def _typed_expr(self, t: Table, f: str, ftype: str, present: Sequence[str]) -> str:
         col = f"s.{q(f)}"
         if t.name == "interactions" and f == "id":  # derived from the other fields when missing
-            parts = ", ".join(f"coalesce(s.{q(n)}, '')" for n in t.field_names if n != "id" and n in present)
+            # hash of the converted values, so the same act gives the same id from any format
+            parts = ", ".join(f"coalesce(CAST({self._typed_expr(t, fl.name, fl.type, present)} AS VARCHAR), '')"
+                              if fl.name in present else "''" for fl in t.fields if fl.name not in ("id", "forum_id"))
             derived = f"'auto:' || substr(md5(concat_ws('|', {parts})), 1, 20)"
             return f"coalesce(NULLIF({col}, ''), {derived})" if "id" in present else derived
         if ftype == VARCHAR:

@@ -123,7 +123,13 @@ def ingest(sources: Sequence[str | Path], case: str | Path | Case, fmt: str = "a
                 for name, mpath, msha, msize in ex.members:
                     loader.evidence(mpath, display=opts.label(mpath.resolve()), member=name, sha256=msha, size=msize)
                 target = ex.root.resolve()
-            reader = detect(target) if fmt == "auto" else get_reader(fmt)
+                entries = list(target.iterdir())
+                if len(entries) == 1 and entries[0].is_dir():  # archives usually wrap one folder
+                    target = entries[0]
+            try:
+                reader = detect(target) if fmt == "auto" else get_reader(fmt)
+            except InputError as exc:
+                raise InputError(exc.message, path=_display(p)) from None
             formats.append(reader.name)
             reader.read(target, loader, opts)
         con.execute("BEGIN TRANSACTION")

@@ -209,6 +209,7 @@ _EXTERNAL_DOCTYPE_RE = re.compile(
     + _QUOTED + r"[ \t]+" + _QUOTED + r"))?[ \t]*>[ \t]*")
 _ATTR_WS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 _BOM = b"\xef\xbb\xbf"
+_ROW_START_RE = re.compile(rb"(?:\xef\xbb\xbf)?[ \t]*<row")
 _PROGRESS_EVERY = 1 << 20
 _EXCERPT_CHARS = 200
 
@@ -709,7 +710,7 @@ def _scan(f: Path, source: str, root: str, table: str, handler: Callable[[dict[s
 
             # A line that starts like a row is a record of ``table``; other stray lines
             # (a cut closing tag, junk) are rejected without a table.
-            is_record = raw[:64].lstrip(b"\xef\xbb\xbf \t").startswith(b"<row")
+            is_record = _ROW_START_RE.match(raw) is not None
 
             def reject(reason: str) -> None:
                 sink.reject(table if is_record else None, source, reason, line=lineno,
