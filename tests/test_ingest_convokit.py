@@ -249,14 +249,17 @@ def test_idset():
     assert len(s) == 1001
 
 
-def test_memory_is_bounded_by_conversations_not_utterances(tmp_path):
-    """50,000 utterances in 10 conversations: the reader keeps no per-utterance state."""
+def test_memory_is_bounded_by_batches_not_utterances(tmp_path, monkeypatch):
+    """20,000 utterances in 10 conversations, batches of 1,000: the reader holds one batch and
+    per-conversation state, never the utterances (holding them all takes more than 15 MB)."""
     import tracemalloc
+
+    import forumscope.ingest.convokit as ck
 
     d = tmp_path / "many"
     d.mkdir()
     with open(d / "utterances.jsonl", "w") as fh:
-        for i in range(50_000):
+        for i in range(20_000):
             fh.write(json.dumps({"id": f"u{i}", "speaker": f"s{i % 100}", "conversation_id": f"c{i % 10}",
                                  "reply-to": None, "timestamp": 1600000000 + i, "text": "benign text " * 5}) + "\n")
     jdump(d / "corpus.json", {})
@@ -265,14 +268,17 @@ def test_memory_is_bounded_by_conversations_not_utterances(tmp_path):
         def emit(self, table, columns):
             self.rows[table].append({"n": len(next(iter(columns.values())))})
 
+    monkeypatch.setattr(ck, "BATCH_ROWS", 1000)
     sink = CountingSink()
     tracemalloc.start()
     ConvoKitReader().read(d, sink, ReadOptions())
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert sum(r["n"] for r in sink.rows["posts"]) == 50_000
+    assert sum(r["n"] for r in sink.rows["posts"]) == 20_000
+    assert max(r["n"] for r in sink.rows["posts"]) == 1000
     assert sum(r["n"] for r in sink.rows["users"]) == 100
-    assert peak < 80 * 1024 * 1024  # one batch of rows at a time
+    assert sum(r["n"] for r in sink.rows["threads"]) == 10
+    assert peak < 6 * 1024 * 1024
 
 
 # ---------------------------------------------------------------- export and round trip

@@ -327,6 +327,8 @@ class _Run:
                 if too_long:
                     reject(f"too_large: line exceeds max_record_bytes={self.options.max_record_bytes}")
                     continue
+                if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
                 if not raw.strip():
                     continue  # blank lines hold no record
                 try:

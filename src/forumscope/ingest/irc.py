@@ -78,6 +78,7 @@ _IPV6_RE = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){4,7}[0-9A-Fa-f]{1
                       r"|(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?"
                       r"(?![0-9A-Fa-f:])")
 
+_BOM = b"\xef\xbb\xbf"
 POST = 1
 EVENT = 2
 REJECTED = 3
@@ -207,7 +208,7 @@ def _scan_file(f: Path, hour: int | None, limit: int) -> _FileScan:
             scan.n_lines = lineno + 1
             if too_long:
                 continue
-            m = TS_PREFIX_RE.match(raw)
+            m = TS_PREFIX_RE.match(raw[3:] if lineno == 0 and raw.startswith(_BOM) else raw)
             if m:
                 h, mi = int(m.group(1)), int(m.group(2))
                 if h > 23 or mi > 59:
@@ -398,6 +399,8 @@ class _Run:
                     reject(f"bad_utf8: invalid UTF-8 at byte {exc.start} of the line")
                     self._reject_links(links.pop(li, ()), f, "link_from_rejected_line")
                     continue
+                if li == 0:
+                    text = text.removeprefix("\ufeff")
                 prov = {"_source": source, "_line": line, "_offset": off}
                 post: dict[str, Any] | None = None
                 mm = MESSAGE_RE.match(text) or ACTION_RE.match(text)
@@ -535,12 +538,12 @@ class _Run:
                     reject("bad_annotation: expected 'i j -' (two 0-based line numbers)")
                     continue
                 i, j = int(m.group("i")), int(m.group("j"))
+                if max(i, j) >= n_lines:
+                    reject(f"link_outside_file: line {max(i, j)} is past the end of {f.name} ({n_lines} lines)")
+                    continue
                 if i == j:
                     continue  # conversation start / system message marker: not a link
                 parent, child = min(i, j), max(i, j)
-                if child >= n_lines:
-                    reject(f"link_outside_file: line {child} is past the end of {f.name} ({n_lines} lines)")
-                    continue
                 if (parent, child) in seen:
                     reject(f"duplicate_link: {parent} -> {child} is already listed")
                     continue

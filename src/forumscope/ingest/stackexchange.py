@@ -460,7 +460,7 @@ def _refuse(f: Path, label: str, sink: Sink, line: int, offset: int, what: str,
     if register:
         sink.evidence(f, display=label, status="refused")
     return InputError(
-        f"{what}: refused (possible entity-expansion bomb); nothing was expanded or read",
+        f"{what}: file refused (possible entity-expansion bomb); nothing was expanded",
         path=label, line=line, offset=offset)
 
 

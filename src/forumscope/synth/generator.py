@@ -80,6 +80,7 @@ ATTACH_FILES = (  # (pattern, declared type, median size in bytes) per domain
      ("race_calendar_{n}.pdf", "application/pdf", 200_000)),
 )
 
+_CAP_SLOTS = ("act", "thing", "them", "place")
 NAME_ADJ = ("silent", "rusty", "blue", "lazy", "quick", "night", "iron", "happy", "old", "wild", "little", "dark",
             "red", "cool", "lucky", "grey", "brave", "sleepy", "tiny", "mad")
 NAME_NOUN = ("fox", "rider", "gamer", "pixel", "wolf", "biker", "coder", "owl", "runner", "ghost", "panda",
@@ -561,7 +562,6 @@ class _Gen:
         role_mult[ROLE_REQUESTER, c["request"]] *= 5.0
         role_mult[ROLE_SOCIAL, c["social_chat"]] *= 2.5
         role_mult[ROLE_STAFF, c["rules_access"]] *= 6.0
-        role_mult[ROLE_STAFF, c["help_response"]] *= 0  # staff help responses only as answers (see override)
         for k in ("request", "offer", "help_seeking", "technical_help"):
             op_mult[1, c[k]] *= 2.5
         self.kind_mult, self.role_mult, self.op_mult = kind_mult, role_mult, op_mult
@@ -841,6 +841,8 @@ class _Gen:
             fill = dict(act=acts[r[1] % len(acts)], thing=things[r[2] % len(things)], them=thems[r[3] % len(thems)],
                         place=places[r[4] % len(places)], num=2 + r[5] % 11, day=T.DAYS[lang][r[5] % 7],
                         gate=gates[r[6] % 2], rank=ranks[r[6] % len(ranks)])
+            for k_ in _CAP_SLOTS:
+                fill[k_.capitalize()] = T.capitalise(fill[k_])
             body = T.capitalise(tpls[r[0] % len(tpls)].format(**fill))
             body = T.apply_style(body, lang, sty[0][i], sty[1][i], use_f[i], sty[2][i], sty[3][i], sty[4][i],
                                  sty[5][i], use_e[i], sty[6][i], use_s[i], sty[7][i])

@@ -477,6 +477,26 @@ SUBSTITUTIONS = {
 N_SUBST = 6
 
 
+_SLOT_NAMES = ("act", "thing", "them", "place")
+
+
+def _capitalise_sentence_slots(t: str) -> str:
+    """Use the capitalised slot variant ({Them}) where a slot opens a sentence."""
+    for k in _SLOT_NAMES:
+        slot, cap = "{" + k + "}", "{" + k.capitalize() + "}"
+        if t.startswith(slot):
+            t = cap + t[len(slot):]
+        for end in (". ", "! ", "? "):
+            t = t.replace(end + slot, end + cap)
+    return t
+
+
+for _lang_t in (TEMPLATES, TITLES):
+    for _by_label in _lang_t.values():
+        for _k, _v in list(_by_label.items()):
+            _by_label[_k] = tuple(_capitalise_sentence_slots(t) for t in _v)
+
+
 def apply_style(text: str, lang: str, filler: int, filler_pos: int, use_filler: bool, casing: int,
                 ellipsis: bool, exclam: bool, emoticon: int, use_emoticon: bool, signoff: int,
                 use_signoff: bool, subst_mask: int) -> str:

@@ -1,0 +1,75 @@
+"""Docs stay true to the code; the CLI speaks in one-line errors and documented exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from forumscope.cli.main import app, main
+from forumscope.model import docs
+from forumscope.model.schema import TABLES
+from forumscope.store.settings import SETTINGS
+from conftest import REPO
+
+
+def test_generated_docs_are_current():
+    assert (REPO / "docs" / "data-model.md").read_text() == docs.render_data_model(), \
+        "run: python -m forumscope.model.docs"
+    assert (REPO / "docs" / "settings.md").read_text() == docs.render_settings()
+
+
+def test_every_field_and_setting_is_documented():
+    model = (REPO / "docs" / "data-model.md").read_text()
+    for t in TABLES.values():
+        assert f"### `{t.name}`" in model
+        for f in t.fields:
+            assert f"| `{f.name}` |" in model, (t.name, f.name)
+    settings = (REPO / "docs" / "settings.md").read_text()
+    for s in SETTINGS:
+        assert f"`{s.name}`" in settings
+
+
+def test_every_command_and_exit_code_is_documented():
+    cli = (REPO / "docs" / "cli.md").read_text()
+    for cmd in app.registered_commands:
+        name = cmd.name or cmd.callback.__name__
+        assert f"`forumscope {name}" in cli, name
+    for code in (0, 1, 2, 3, 4, 130):
+        assert f"| {code} |" in cli
+
+
+def test_readme_two_commands_and_ci_agree():
+    readme = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
+    first, second = blocks[0].strip(), blocks[1].strip()
+    assert "forumscope demo" in first and "pytest" in second
+    assert second in (REPO / ".ci" / "run").read_text()
+
+
+def test_cli_ingest_and_info(tiny_forum, tmp_path, capsys):
+    case = tmp_path / "case"
+    assert main(["ingest", str(tiny_forum), "--case", str(case), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["balanced"] and out["reconciliation"]["posts"]["stored"] == 5
+    assert main(["info", "--case", str(case), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["counts"]["posts"] == 5
+    assert info["members"] == {"registered": 4, "posting": 3, "lurkers": 1, "lurker_share_of_registered": 0.25}
+    assert main(["info", "--case", str(case)]) == 0
+    assert "lurkers" in capsys.readouterr().out
+    audit = [json.loads(x)["command"] for x in (case / "audit.log").read_text().splitlines()]
+    assert audit == ["ingest", "info", "info"]
+
+
+def test_cli_errors_are_one_line_with_exit_codes(tmp_path, tiny_forum, capsys):
+    assert main(["info", "--case", str(tmp_path / "nope")]) == 4
+    err = capsys.readouterr().err
+    assert "not a forumscope case" in err and "Traceback" not in err
+    assert main(["ingest", str(tiny_forum), "--case", str(tmp_path / "c"), "--format", "bogus"]) == 2
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "notes.txt").write_text("x")
+    assert main(["ingest", str(tmp_path / "odd"), "--case", str(tmp_path / "c")]) == 3
+    err = capsys.readouterr().err
+    assert "could not recognise" in err and "Traceback" not in err
+    assert main(["ingest", "--case", str(tmp_path / "c")]) == 2  # missing argument
+    assert main(["--version"]) == 0
