@@ -307,7 +307,7 @@ def test_actions_messages_and_system_lines(tmp_path):
         "=== erin [n=erin@2001:db8::1]  has quit [Ping timeout: 10.0.0.9 left]",  # 9 quit
         "=== mode/#chat [+b *!*@bad.example.org]  by op",                       # 10 mode
         "=== ..[topic/#chat:op] : Welcome | ask away",                          # 11 topic
-        "=== Something odd happened here!",                                     # 12 other ("Something" is a nick-like word)
+        "=== Something odd happened here!",                                     # 12 reads as a /me of "Something"
         "=== ???",                                                              # 13 other
         "[10:04]  * frank",                                                     # 14 /me with nothing
     ]) + "\n")

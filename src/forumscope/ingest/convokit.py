@@ -63,7 +63,8 @@ class ConvoKitReader(Reader):
     """Reads a ConvoKit corpus folder."""
 
     name = "convokit"
-    description = "ConvoKit corpus folder (utterances.jsonl, speakers.json, conversations.json, corpus.json, index.json)"
+    description = ("ConvoKit corpus folder (utterances.jsonl, speakers.json, conversations.json, corpus.json, "
+                   "index.json)")
 
     def detect(self, path: Path) -> bool:
         path = Path(path)
@@ -244,9 +245,10 @@ class _Run:
         conv = folder / "conversations.json"
         if conv.is_file():
             self._conversations(conv)
-        for cid, (root, board) in self.conv_info.items():
-            self._thread({"id": cid, "board_id": self._use_board(board or self.default_board, self.options.label(self.utt)),
-                          "first_post_id": root}, self.options.label(self.utt))
+        utt_source = self.options.label(self.utt)
+        for cid, (root, board) in self.conv_info.items():  # conversations.json does not list them
+            self._thread({"id": cid, "board_id": self._use_board(board or self.default_board, utt_source),
+                          "first_post_id": root}, utt_source)
         self.conv_info.clear()
         self.batcher.flush()
 
@@ -289,8 +291,8 @@ class _Run:
             for _n, key, value in self._objects(f, "forums"):
                 if key in CORPUS_META or key in BOARD_KEYS:
                     meta[key] = value
-        row: dict[str, Any] = {"id": self.forum_id, "platform": PLATFORM,
-                               "_source": self.options.label(f if f.is_file() else self.folder), "_line": None, "_offset": None}
+        row: dict[str, Any] = {"id": self.forum_id, "platform": PLATFORM, "_line": None, "_offset": None,
+                               "_source": self.options.label(f if f.is_file() else self.folder)}
         name = meta.get("name")
         row["name"] = self.options.forum_name or (name if isinstance(name, str) and name else self.folder.name)
         if isinstance(meta.get("description"), str):

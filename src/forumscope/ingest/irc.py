@@ -369,6 +369,7 @@ class _Run:
         board = (self.options.extra or {}).get("channel") or scan.channel or self.channel or DEFAULT_BOARD
         self._board(board, source)
         links = self._links(f, stem, scan.n_lines)
+        ann_source = self.options.label(annotation_file(f))
 
         kinds = bytearray(scan.n_lines)
         authors: dict[int, str] = {}
@@ -384,6 +385,8 @@ class _Run:
         with f.open("rb") as fh:
             for li, off, raw, too_long in _read_lines(fh, self.limit):
                 line = li + 1
+                if li >= len(kinds):  # the file grew since the first pass
+                    kinds.extend(bytes(li + 1 - len(kinds)))
 
                 def reject(reason: str) -> None:
                     kinds[li] = REJECTED
@@ -419,7 +422,6 @@ class _Run:
                         body = "/me " + body if body else "/me"
                     post = {"author": nick, "text": body, "when": when}
                 elif text.startswith("==="):
-                    om = None
                     if not self._system(text, li, line, off, stem, board, last_time, prov):
                         om = OLD_ACTION_RE.match(text)
                         if om:  # "=== nick text": an old-style /me action, timed like the line before
@@ -451,8 +453,8 @@ class _Run:
                             "forum_id": fid, "id": f"gold:{stem}:{link.i}:{link.j}", "kind": "reply",
                             "source_user_id": nick, "target_user_id": authors.get(link.parent),
                             "post_id": pid, "target_post_id": f"{stem}:{link.parent}",
-                            "created_at": post["when"], "detail": "gold",
-                            "_source": self.options.label(annotation_file(f)), "_line": link.line, "_offset": link.offset})
+                            "created_at": post["when"], "detail": "gold", "_source": ann_source,
+                            "_line": link.line, "_offset": link.offset})
                 b.add("posts", {
                     "forum_id": fid, "id": pid, "thread_id": stem, "board_id": board, "author_id": nick,
                     "created_at": post["when"], "parent_id": parent_id, "position": position,
@@ -461,7 +463,7 @@ class _Run:
                     first_post = (pid, post["when"])
                 position += 1
 
-        for rest in links.values():  # only links from lines past the end (already rejected) remain
+        for rest in links.values():  # none in practice: links past the end were rejected when read
             self._reject_links(rest, f, "link_outside_file")
         b.add("threads", {
             "forum_id": fid, "id": stem, "board_id": board, "title": stem,

@@ -530,7 +530,7 @@ class _Run:
         for f in self.files:
             root, table = DUMP_FILES[f.name]
             heavy = f.name in ("Posts.xml", "Comments.xml", "Users.xml")
-            self.batcher = Batcher(self.sink, 5_000 if heavy else BATCH_ROWS)
+            self.batcher = Batcher(self.sink, min(5_000, BATCH_ROWS) if heavy else BATCH_ROWS)
             self.source = self.options.label(f)
             self.sink.evidence(f, display=self.source)
             _scan(f, self.source, root, table, handlers[f.name], self.sink, self.options.max_record_bytes)

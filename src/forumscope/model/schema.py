@@ -218,7 +218,7 @@ _t(Table("private_messages", "Private-message metadata; text only where the case
 _t(Table("events", "Moderation and system events: close, lock, delete, edit, join, rename, rule change, takedown.", (
     FORUM_ID,
     F("id", VARCHAR, True, "Event id."),
-    F("kind", VARCHAR, True, "close, reopen, delete, undelete, lock, unlock, edit, join, part, quit, rename, migrate, merge, protect, announcement, other."),
+    F("kind", VARCHAR, True, "close, reopen, delete, undelete, lock, unlock, edit, join, part, quit, rename, migrate, merge, protect, unprotect, takedown, announcement, other."),
     F("created_at", TIMESTAMP, False, "When it happened."),
     F("user_id", VARCHAR, False, "Who did it (`users.id`)."),
     F("post_id", VARCHAR, False, "Post concerned."),
