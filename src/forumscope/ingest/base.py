@@ -80,7 +80,7 @@ class Sink(ABC):
         (e.g. media bytes inside an archive, SAFETY.md). Never stored, only counted."""
 
     def progress(self, n_bytes: int) -> None:  # pragma: no cover - optional hook
-        """Report bytes consumed, for progress bars."""
+        """Report ``n_bytes`` more consumed since the last call (an increment), for progress bars."""
 
     def already_ingested(self, path: Path) -> bool:  # pragma: no cover - overridden by the loader
         """True when a file with the same SHA-256 is already in the case's evidence."""
