@@ -142,18 +142,49 @@ class Loader(Sink):
         return name
 
     def _insert_typed(self, t: Table, src: str, present: Sequence[str], source_expr: str,
-                      line_expr: str = "NULL", offset_expr: str = "NULL") -> None:
-        """INSERT INTO the staging table from ``src`` (text columns ``present``), converting in one pass."""
+                      line_expr: str = "NULL", offset_expr: str = "NULL", *, typed_source: bool = False) -> None:
+        """INSERT INTO the staging table from ``src``, converting in one pass.
+
+        ``src`` has text columns ``present`` (converted here, raw text kept where conversion fails), or,
+        with ``typed_source``, columns already of the model types (DuckDB converted them while reading)."""
         sel = []
         for f in t.fields:
-            sel.append(self._typed_expr(t, f.name, f.type, present)
-                       if f.name in present or (t.name == "interactions" and f.name == "id") else "NULL")
+            if t.name == "interactions" and f.name == "id":
+                sel.append(self._interaction_id(t, present, typed_source))
+            elif f.name not in present:
+                sel.append("NULL")
+            elif typed_source:
+                col = f"s.{q(f.name)}"
+                sel.append(f"CAST({col} AS TIMESTAMP)" if f.type == TIMESTAMP else
+                           col if f.type != VARCHAR or f.name in TEXT_FIELDS else f"NULLIF({col}, '')")
+            else:
+                sel.append(self._typed_expr(t, f.name, f.type, present))
         for f in t.fields:
             if f.type != VARCHAR:
                 sel.append(f"CASE WHEN ({sel[t.field_names.index(f.name)]}) IS NULL THEN s.{q(f.name)} END"
-                           if f.name in present else "NULL")
+                           if f.name in present and not typed_source else "NULL")
         self.con.execute(f"INSERT INTO {q(self._stage(t.name))} SELECT {', '.join(sel)}, {source_expr}, "
                          f"{line_expr}, {offset_expr} FROM {src} s")
+
+    def _interaction_id(self, t: Table, present: Sequence[str], typed_source: bool) -> str:
+        """``interactions.id`` when missing: a hash of the converted values of the other fields, so that
+        the same act gets the same id from any format."""
+        parts = []
+        for fl in t.fields:
+            if fl.name in ("id", "forum_id"):
+                continue
+            if fl.name not in present:
+                parts.append("''")
+                continue
+            val = (f"CAST(s.{q(fl.name)} AS TIMESTAMP)" if typed_source and fl.type == TIMESTAMP else
+                   f"s.{q(fl.name)}" if typed_source else self._typed_expr(t, fl.name, fl.type, present))
+            if typed_source and fl.type == VARCHAR and fl.name not in TEXT_FIELDS:
+                val = f"NULLIF({val}, '')"
+            parts.append(f"coalesce(CAST({val} AS VARCHAR), '')")
+        derived = f"'auto:' || substr(md5(concat_ws('|', {', '.join(parts)})), 1, 20)"
+        if "id" not in present:
+            return derived
+        return f"CASE WHEN s.id IS NULL OR s.id = '' THEN {derived} ELSE s.id END"
 
     def emit(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
         if table not in TABLES or TABLES[table].kind != "data":
@@ -258,15 +289,24 @@ class Loader(Sink):
         cols = "{" + ", ".join(f"{lit(f)}: 'VARCHAR'" for f in t.field_names) + "}"
         max_bytes = int(self.settings["ingest"]["max_record_bytes"])
         self._unknown_keys_ndjson(t, path, source)
-        src = (f"read_json({lit(str(path))}, format='newline_delimited', columns={cols}, "
-               f"maximum_object_size={max_bytes + 1024}, compression='auto_detect')")
+        typed = "{" + ", ".join(f"{lit(f.name)}: {lit('TIMESTAMPTZ' if f.type == TIMESTAMP else f.type)}"
+                                for f in t.fields) + "}"
+        opts = f"format='newline_delimited', maximum_object_size={max_bytes + 1024}, compression='auto_detect'"
         try:
-            self._insert_typed(t, src, t.field_names, lit(source))
-            self.progress(path.stat().st_size)
+            # fastest: DuckDB converts while reading; any value it cannot convert fails the whole file
+            self._insert_typed(t, f"read_json({lit(str(path))}, {opts}, columns={typed})", t.field_names,
+                               lit(source), typed_source=True)
         except (duckdb.Error, UnicodeError):
-            # Something in the file is broken: read it line by line, keep every good record,
-            # reject each bad one with its line and byte offset.
-            self._ndjson_slow(t, stage, path, source, max_bytes)
+            try:
+                # values as text, converted with TRY_CAST; the raw text kept where conversion fails
+                self._insert_typed(t, f"read_json({lit(str(path))}, {opts}, columns={cols})", t.field_names,
+                                   lit(source))
+            except (duckdb.Error, UnicodeError):
+                # Something in the file is broken: read it line by line, keep every good record,
+                # reject each bad one with its line and byte offset.
+                self._ndjson_slow(t, stage, path, source, max_bytes)
+                return
+        self.progress(path.stat().st_size)
 
     def _unknown_keys_ndjson(self, t: Table, path: Path, source: str, sample: int = 200) -> None:
         keys: set[str] = set()
@@ -436,12 +476,6 @@ class Loader(Sink):
 
     def _typed_expr(self, t: Table, f: str, ftype: str, present: Sequence[str]) -> str:
         col = f"s.{q(f)}"
-        if t.name == "interactions" and f == "id":  # derived from the other fields when missing
-            # hash of the converted values, so the same act gives the same id from any format
-            parts = ", ".join(f"coalesce(CAST({self._typed_expr(t, fl.name, fl.type, present)} AS VARCHAR), '')"
-                              if fl.name in present else "''" for fl in t.fields if fl.name not in ("id", "forum_id"))
-            derived = f"'auto:' || substr(md5(concat_ws('|', {parts})), 1, 20)"
-            return f"coalesce(NULLIF({col}, ''), {derived})" if "id" in present else derived
         if ftype == VARCHAR:
             return col if f in TEXT_FIELDS else f"NULLIF({col}, '')"
         x = f"NULLIF(trim({col}), '')"
@@ -557,7 +591,11 @@ class Loader(Sink):
         count.merged += int(drop_counts.get("merged", 0))
         cols = ", ".join(q(f) for f in t.field_names)
         self._live = "_typ" if not drop_counts else "(SELECT * FROM _typ ANTI JOIN _drop USING (_seq))"
-        con.execute(f"INSERT INTO {q(tname)} ({cols}) SELECT {cols} FROM {self._live}")
+        con.execute("SET preserve_insertion_order = false")  # row order of stored tables carries no meaning
+        try:
+            con.execute(f"INSERT INTO {q(tname)} ({cols}) SELECT {cols} FROM {self._live}")
+        finally:
+            con.execute("SET preserve_insertion_order = true")  # staging relies on it for record numbers
         count.stored += int(con.execute(f"SELECT count(*) FROM {self._live}").fetchall()[0][0])
 
         if tname == "posts":
@@ -647,12 +685,13 @@ class Loader(Sink):
             f"AND t.id = n.thread_id)")
         # reply interactions derived from parent_id
         before = con.execute("SELECT count(*) FROM interactions").fetchall()[0][0]
+        has_replies = bool(con.execute("SELECT count(*) FROM interactions WHERE id LIKE 'reply:%'").fetchall()[0][0])
         con.execute(
             "INSERT INTO interactions (forum_id, id, kind, source_user_id, target_user_id, post_id, target_post_id, "
             "created_at) SELECT n.forum_id, 'reply:' || n.id, 'reply', n.author_id, p.author_id, n.id, n.parent_id, "
             f"n.created_at FROM {new} n LEFT JOIN posts p ON p.forum_id = n.forum_id AND p.id = n.parent_id "
-            "WHERE n.parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM interactions i WHERE "
-            "i.forum_id = n.forum_id AND i.id = 'reply:' || n.id)")
+            "WHERE n.parent_id IS NOT NULL" + (" AND NOT EXISTS (SELECT 1 FROM interactions i WHERE "
+            "i.forum_id = n.forum_id AND i.id = 'reply:' || n.id)" if has_replies else ""))
         derived = con.execute("SELECT count(*) FROM interactions").fetchall()[0][0] - before
         self.result.counts.setdefault("interactions", TableCount()).derived += int(derived)
 

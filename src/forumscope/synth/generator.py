@@ -143,9 +143,12 @@ class _Writer:
             f.close()
 
     def write(self, table: str, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.files[table].write(b"".join([orjson.dumps(r, option=_DUMPS_OPT) for r in rows]))
-            self.counts[table] += len(rows)
+        # One dumps per row straight into the buffered file: joining them first would hold
+        # every row's (over-allocated) bytes object at once.
+        f, dumps = self.files[table].write, orjson.dumps
+        for r in rows:
+            f(dumps(r, option=_DUMPS_OPT))
+        self.counts[table] += len(rows)
 
 
 # =============================================================================== generator
@@ -763,6 +766,7 @@ class _Gen:
         domain = np.array([KIND_DOMAIN.get(int(k_), -1) for k_ in range(len(KIND_NAMES))])[kind]
         rd = _choice_rows(rng, np.broadcast_to(DOMAIN_MIX, (n, 3)))
         domain = np.where(domain < 0, rd, domain)
+        domain = np.where(label == T.LABEL_CODE["technical_help"], 0, domain)  # tech help is about software
 
         # ---------------------------------------------------------- explicit interactions
         quote = (~is_op) & (rng.random(n) < p.quote_rate) & (pauth >= 0) & (pauth != author)
@@ -835,9 +839,10 @@ class _Gen:
             lab = L_label[i]
             lname = lab_names[lab]
             r = R[i]
-            sl = T.SLOTS[lang][T.DOMAINS[L_dom[i]]]
+            dom = T.DOMAINS[L_dom[i]]
+            sl = T.SLOTS[lang][dom]
             acts, things, thems, places = sl["act"], sl["thing"], sl["them"], sl["place"]
-            tpls = T.TEMPLATES[lang][lname]
+            tpls = T.ORDINARY[lang][dom] if lab == 0 else T.TEMPLATES[lang][lname]
             fill = dict(act=acts[r[1] % len(acts)], thing=things[r[2] % len(things)], them=thems[r[3] % len(thems)],
                         place=places[r[4] % len(places)], num=2 + r[5] % 11, day=T.DAYS[lang][r[5] % 7],
                         gate=gates[r[6] % 2], rank=ranks[r[6] % len(ranks)])

@@ -104,7 +104,7 @@ class SynthParams:
     """Post count at which each rank is reached (first must be 0, strictly increasing)."""
     n_admins: int = 2
     """Administrators (group kind admin, special rank Administrator)."""
-    moderator_share: float = 0.003
+    moderator_share: float = 0.002
     """Moderators as a share of posters (group kind moderator, special rank Moderator)."""
     min_moderators: int = 3
     """Lower bound on the number of moderators."""
@@ -132,7 +132,7 @@ class SynthParams:
     """Relative activity per local hour 0..23 on Monday to Friday."""
     weekend_curve: tuple[float, ...] = WEEKEND_CURVE
     """Relative activity per local hour 0..23 on Saturday and Sunday."""
-    cross_language_rate: float = 0.02
+    cross_language_rate: float = 0.01
     """Share of a non-bridge member's posts written in another language's boards."""
 
     # ------------------------------------------------------------ key actors and aliases

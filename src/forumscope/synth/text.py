@@ -145,11 +145,9 @@ DAYS = {
 TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
         "ordinary": (
-            "Has anyone tried {thing} lately? Wondering if it still works after the last update.",
             "I spent {num} hours on {thing} this week. Not bad at all.",
             "Saw a long discussion about {thing} over at {place}. Worth a read.",
             "Back from {place}. Nothing special, same as always.",
-            "Does {thing} work with the new version or do I need the old one?",
             "Good point about {thing}. I had the same experience.",
             "Not sure about that. {thing} behaved differently for me.",
             "Anyone else noticed that {place} got busier since {day}?",
@@ -248,7 +246,6 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "de": {
         "ordinary": (
-            "Hat jemand in letzter Zeit {thing} ausprobiert? Läuft das noch nach dem Update?",
             "Ich habe diese Woche {num} Stunden mit {thing} verbracht. Gar nicht schlecht.",
             "Es gab eine lange Diskussion über {thing}. Lohnt sich zu lesen.",
             "Gerade zurück vom {place}. Nichts Besonderes, wie immer.",
@@ -338,7 +335,6 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "es": {
         "ordinary": (
-            "¿Alguien ha probado {thing} últimamente? No sé si sigue funcionando tras la actualización.",
             "Esta semana pasé {num} horas con {thing}. Nada mal.",
             "Hubo una discusión larga sobre {thing}. Vale la pena leerla.",
             "Hoy estuve en {place}. Nada especial, lo de siempre.",
@@ -428,6 +424,37 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# Extra unlabelled on-topic lines per domain (added to TEMPLATES[lang]["ordinary"]).
+ORDINARY_BY_DOMAIN: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "piracy": ("Has anyone tried {thing} lately? Wondering if it still works after the last update.",
+                   "Does {thing} work with the new version or do I need the old one?",
+                   "The new season of {thing} looks great. Mods should be out soon."),
+        "fares": ("Prices for {thing} went up again this month.",
+                  "{Thing} was late three times this week. Great service.",
+                  "They are rebuilding {place} again, total chaos."),
+        "doping": ("Did {num} km this morning before work. Legs are dead.",
+                   "Anyone racing at {place} next {day}?",
+                   "New personal best at {place}. Happy with that."),
+    },
+    "de": {
+        "piracy": ("Hat jemand in letzter Zeit {thing} ausprobiert? Läuft das noch nach dem Update?",
+                   "Die neue Version sieht gut aus. Mods kommen bestimmt bald."),
+        "fares": ("Die Preise sind schon wieder gestiegen, {thing} kostet jetzt mehr.",
+                  "Diese Woche war alles dreimal verspätet. Toller Service."),
+        "doping": ("Heute früh {num} km vor der Arbeit. Beine sind tot.",
+                   "Neue Bestzeit beim {place}. Bin zufrieden."),
+    },
+    "es": {
+        "piracy": ("¿Alguien ha probado {thing} últimamente? No sé si sigue funcionando tras la actualización.",
+                   "La nueva versión pinta bien. Seguro que pronto salen mods."),
+        "fares": ("Han vuelto a subir los precios de {thing}.",
+                  "Esta semana todo llegó tarde tres veces. Un servicio genial."),
+        "doping": ("Hoy hice {num} km antes del trabajo. Tengo las piernas muertas.",
+                   "Nueva mejor marca en {place}. Contento."),
+    },
+}
+
 TITLES: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
         "ordinary": ("Question about {thing}", "{thing} discussion", "Thoughts on {thing}?", "About {place}",
@@ -491,10 +518,16 @@ def _capitalise_sentence_slots(t: str) -> str:
     return t
 
 
-for _lang_t in (TEMPLATES, TITLES):
+for _lang_t in (TEMPLATES, TITLES, ORDINARY_BY_DOMAIN):
     for _by_label in _lang_t.values():
         for _k, _v in list(_by_label.items()):
             _by_label[_k] = tuple(_capitalise_sentence_slots(t) for t in _v)
+
+# Unlabelled templates per (language, domain): the generic ones plus the domain's own.
+ORDINARY: dict[str, dict[str, tuple[str, ...]]] = {
+    lang: {dom: TEMPLATES[lang]["ordinary"] + ORDINARY_BY_DOMAIN[lang][dom] for dom in DOMAINS}
+    for lang in TEMPLATES
+}
 
 
 def apply_style(text: str, lang: str, filler: int, filler_pos: int, use_filler: bool, casing: int,
@@ -512,7 +545,10 @@ def apply_style(text: str, lang: str, filler: int, filler_pos: int, use_filler: 
     if use_filler and filler >= 0:
         f = FILLERS[lang][filler]
         if filler_pos == 0:
-            text = f"{f} {text[0].lower()}{text[1:]}" if text[:2] != "¿" else f"{f}, {text}"
+            if text[0] in "¿¡":
+                text = f"{f}, {text[0]}{text[1:2].lower()}{text[2:]}"
+            else:
+                text = f"{f} {text[0].lower()}{text[1:]}"
         else:
             end = text[-1] if text[-1] in ".!?" else ""
             text = f"{text[:-1] if end else text}, {f}{end}"
