@@ -155,3 +155,19 @@ def test_table_access_api(tiny_forum, tmp_path):
     assert sorted(df["name"]) == ["ann", "bob", "cyd", "lurker"]
     assert case.sql("SELECT count(*) AS n FROM posts WHERE author_id = ?", ["u1"]).to_pylist() == [{"n": 2}]
     case.close()
+
+
+def test_duplicates_in_one_run_merge_when_they_only_add_values(tmp_path):
+    f = write_forum(tmp_path / "f", {"interactions": [
+        {"forum_id": "x", "id": "acc:1", "kind": "accept", "source_user_id": "u1", "target_post_id": "p2"},
+        {"forum_id": "x", "id": "acc:1", "kind": "accept", "target_post_id": "p2", "created_at": "2020-05-05T00:00:00Z"},
+        {"forum_id": "x", "id": "acc:1", "kind": "accept", "value": 3},
+    ]})
+    r = forumscope.ingest_sources([f], tmp_path / "c")
+    assert r.reconciliation["interactions"] == {"read": 3, "stored": 1, "merged": 2, "unchanged": 0, "rejected": 0,
+                                                "derived": 0}
+    with open_case(tmp_path / "c") as c:
+        assert rows(c, "SELECT source_user_id, target_post_id, created_at, value FROM interactions") == [
+            ("u1", "p2", dt.datetime(2020, 5, 5), 3.0)]
+    again = forumscope.ingest_sources([f], tmp_path / "c")  # nothing new the second time
+    assert again.reconciliation["interactions"]["unchanged"] == 3

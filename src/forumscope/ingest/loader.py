@@ -538,6 +538,7 @@ class Loader(Sink):
 
         # 2. required fields
         con.execute("CREATE OR REPLACE TEMP TABLE _drop (_seq BIGINT, why VARCHAR)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _dupmap (_seq BIGINT, first_seq BIGINT)")
         req = [f.name for f in t.fields if f.required]
         if req:
             missing = " OR ".join(f"{q(r)} IS NULL" for r in req)
@@ -565,12 +566,18 @@ class Loader(Sink):
                     f"(PARTITION BY {keys} ORDER BY _seq) AS _rn FROM (SELECT * FROM _typ ANTI JOIN _drop "
                     f"USING (_seq)) SEMI JOIN (SELECT {keys} FROM _typ ANTI JOIN _drop USING (_seq) "
                     f"GROUP BY ALL HAVING count(*) > 1) USING ({keys}))")
-                same = " AND ".join(f"a.{q(f)} IS NOT DISTINCT FROM b.{q(f)}" for f in t.field_names)
-                diff = ", ".join(f"CASE WHEN a.{q(f)} IS DISTINCT FROM b.{q(f)} THEN {lit(f)} END"
-                                 for f in t.field_names)
+                # same rules as against stored rows: identical (or adding nothing) -> unchanged; only filling
+                # empty fields of the first -> merged into it; any differing value -> rejected, first kept
+                conflict = " OR ".join(f"(a.{q(f)} IS NOT NULL AND b.{q(f)} IS NOT NULL AND a.{q(f)} <> b.{q(f)})"
+                                       for f in t.field_names)
+                adds = " OR ".join(f"(a.{q(f)} IS NOT NULL AND b.{q(f)} IS NULL)" for f in t.field_names)
+                diff = ", ".join(f"CASE WHEN a.{q(f)} IS NOT NULL AND b.{q(f)} IS NOT NULL AND a.{q(f)} <> b.{q(f)} "
+                                 f"THEN {lit(f)} END" for f in t.field_names)
                 con.execute(
-                    f"INSERT INTO _drop SELECT a._seq, CASE WHEN {same} THEN 'unchanged' ELSE 'rejected' END "
+                    f"CREATE OR REPLACE TEMP TABLE _dupwhy AS SELECT a._seq, b._seq AS first_seq, CASE WHEN {conflict} "
+                    f"THEN 'rejected' WHEN {adds} THEN 'merged' ELSE 'unchanged' END AS why "
                     f"FROM _dups a JOIN _dups b ON {on} AND b._rn = 1 WHERE a._rn > 1")
+                con.execute("INSERT INTO _drop SELECT _seq, why FROM _dupwhy")
                 con.execute(
                     f"INSERT INTO _rej SELECT {lit(tname)}, a._source, a._line, a._offset, "
                     f"CASE WHEN a._line IS NULL THEN a._rec END, "
@@ -578,12 +585,27 @@ class Loader(Sink):
                     f"' differ from the record at ' || coalesce(b._source, '') || ' ' || "
                     f"coalesce('line ' || b._line, 'record ' || b._rec, '') || '); the first is kept', "
                     f"{self._excerpt_sql(t, 'a')} FROM _dups a JOIN _dups b ON {on} AND b._rn = 1 "
-                    f"WHERE a._rn > 1 AND NOT ({same})")
+                    f"WHERE a._rn > 1 AND ({conflict})")
+                if con.execute("SELECT count(*) FROM _dupwhy WHERE why = 'merged'").fetchall()[0][0]:
+                    fills = ", ".join(f"first(a.{q(f)} ORDER BY a._rn) FILTER (WHERE a.{q(f)} IS NOT NULL) AS {q(f)}"
+                                      for f in t.field_names)
+                    sets = ", ".join(f"{q(f)} = coalesce({stage}.{q(f)}, m.{q(f)})" for f in t.field_names
+                                     if f not in t.key)
+                    con.execute(
+                        f"UPDATE {stage} SET {sets} FROM (SELECT w.first_seq, {fills} FROM _dupwhy w JOIN _dups a "
+                        f"ON a._seq = w._seq WHERE w.why = 'merged' GROUP BY w.first_seq) m "
+                        f"WHERE {stage}.rowid = m.first_seq")
+                con.execute("INSERT INTO _dupmap SELECT _seq, first_seq FROM _dupwhy WHERE why = 'merged'")
+                con.execute("DROP TABLE _dupwhy")
                 con.execute("DROP TABLE _dups")
 
             # 5. against what the case already holds
             if con.execute(f"SELECT EXISTS (SELECT 1 FROM {q(tname)})").fetchall()[0][0]:
                 self._merge_existing(t, count)
+                # a record completed by a duplicate of this run that then equals the stored one changed
+                # nothing: its duplicates are unchanged, not merged
+                con.execute("UPDATE _drop SET why = 'unchanged' WHERE why = 'merged' AND _seq IN (SELECT m._seq FROM "
+                            "_dupmap m JOIN _drop d ON d._seq = m.first_seq AND d.why = 'unchanged')")
 
         # 6. store
         drop_counts = dict(con.execute("SELECT why, count(*) FROM _drop GROUP BY 1").fetchall())

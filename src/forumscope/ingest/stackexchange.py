@@ -75,6 +75,7 @@ BOARDS: dict[str, tuple[str, str, int]] = {  # id -> (name, description, positio
                              "and any other PostTypeId (6, 7, 8, ...).", 2),
 }
 
+ACCEPT_DETAIL = "accepted answer"
 VOTE_TYPES: dict[int, str] = {
     1: "AcceptedByOriginator",
     2: "UpMod",
@@ -594,9 +595,11 @@ class _Run:
                 tags=_tags(a.get("Tags")), closed_at=closed, is_locked=closed is not None))
             accepted = a.get("AcceptedAnswerId")
             if accepted and pid:
+                # the same id as the accept vote (VoteTypeId 1) on that answer: the loader merges the two
+                # records (who accepted, from here; when, from the vote)
                 self.batcher.add("interactions", self._row(
-                    prov, id="a" + pid, kind="accept", source_user_id=owner, post_id=pid,
-                    target_post_id=accepted, detail="AcceptedAnswerId"))
+                    prov, id="accept:" + accepted, kind="accept", source_user_id=owner, post_id=pid,
+                    target_post_id=accepted, detail=ACCEPT_DETAIL))
         self.batcher.add("posts", post)
 
     def _comment(self, a: dict[str, str], prov: dict[str, Any]) -> None:
@@ -619,12 +622,11 @@ class _Run:
         type_id = _type_id(a, "VoteTypeId")
         name = VOTE_TYPES.get(type_id, f"VoteType{type_id}")
         value: Any = None
-        if type_id == 1:
-            if self.has_posts_file:  # the accept is emitted from Posts.AcceptedAnswerId
-                self.sink.skipped(self.source, "accept vote (VoteTypeId 1): the accept is taken "
-                                               "from Posts.xml AcceptedAnswerId")
-                return
-            kind = "accept"
+        if type_id == 1:  # merged by id with the accept from Posts.AcceptedAnswerId (see _post)
+            self.batcher.add("interactions", self._row(
+                prov, id=_prefixed("accept:", a.get("PostId")), kind="accept", target_post_id=a.get("PostId"),
+                created_at=a.get("CreationDate"), detail=ACCEPT_DETAIL))
+            return
         elif type_id == 2:
             kind, value = "vote", 1
         elif type_id == 3:

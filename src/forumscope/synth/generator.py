@@ -604,6 +604,9 @@ class _Gen:
         if len(rep):
             age = self.board_counter[bb][:, None] - self.pool_cseq[bb]
             logw = np.where(valid, self.pool_attr[bb] - age / p.thread_decay_posts, -np.inf)
+            # members seldom answer a thread whose latest post is their own
+            last_au = self.ring_author[bb[:, None] * P + np.arange(P)[None, :], K - 1]
+            logw = logw + math.log(p.self_reply_penalty) * (last_au == author[rep][:, None])
             slot = np.argmax(logw + _gumbel(rng, logw.shape), axis=1)
             key = bb * P + slot
             o = np.argsort(key, kind="stable")

@@ -179,7 +179,7 @@ class SynthParams:
     reply_to_op_weight: float = 0.6
     """Relative weight of answering the thread's opening post."""
     self_reply_penalty: float = 0.02
-    """Relative weight of answering one's own post."""
+    """Relative weight of answering one's own post, and of joining a thread whose latest post is one's own."""
 
     # ------------------------------------------------------------ explicit interactions
     quote_rate: float = 0.15
@@ -192,9 +192,9 @@ class SynthParams:
     """Multiplier of the thanks rate for posts by producers."""
     thanks_window: int = 400
     """Thanks are given by authors of one of the next this-many posts in the same language."""
-    attachment_rate: float = 0.5
+    attachment_rate: float = 0.6
     """Chance that a producer's offer or release post carries an attachment record."""
-    stray_attachment_rate: float = 0.002
+    stray_attachment_rate: float = 0.0005
     """Chance that any other post carries an attachment record."""
 
     # ------------------------------------------------------------ discourse labels
