@@ -73,3 +73,14 @@ def test_cli_errors_are_one_line_with_exit_codes(tmp_path, tiny_forum, capsys):
     assert "could not recognise" in err and "Traceback" not in err
     assert main(["ingest", "--case", str(tmp_path / "c")]) == 2  # missing argument
     assert main(["--version"]) == 0
+
+
+def test_cli_export_convokit_round_trip(tiny_forum, tmp_path, capsys):
+    case = tmp_path / "case"
+    assert main(["ingest", str(tiny_forum), "--case", str(case)]) == 0
+    assert main(["export", "--case", str(case), "--format", "convokit", "--out", str(tmp_path / "ck")]) == 0
+    assert "5 utterances" in capsys.readouterr().out
+    assert main(["ingest", str(tmp_path / "ck"), "--case", str(tmp_path / "back"), "--json"]) == 0
+    back = json.loads(capsys.readouterr().out)
+    assert back["formats"] == ["convokit"] and back["reconciliation"]["posts"]["stored"] == 5
+    assert main(["export", "--case", str(case), "--format", "gexf", "--out", str(tmp_path / "g")]) == 2

@@ -167,6 +167,27 @@ def synth(
 
 
 @app.command()
+def export(
+    case: Path = typer.Option(..., "--case", help="Case folder."),
+    fmt: str = typer.Option(..., "--format", help="Export format: convokit."),
+    out_path: Path = typer.Option(..., "--out", help="Folder to write (must be new or empty)."),
+    forum_id: Optional[str] = typer.Option(None, "--forum-id", help="Forum to export when the case has several."),
+) -> None:
+    """Export a case to another tool's format (ConvoKit corpus folder)."""
+    from forumscope.store.case import open_case
+
+    if fmt != "convokit":
+        raise UsageError(f"unknown export format {fmt!r}; choose: convokit")
+    from forumscope.export.convokit import export_convokit
+
+    with open_case(case) as c:
+        res = export_convokit(c, out_path, forum_id)
+        c.audit("export", sys.argv[1:], "ok", format=fmt, out=str(out_path))
+    out.print(f"wrote a ConvoKit corpus of forum {escape(res.forum_id)} to {escape(str(res.path))}: "
+              f"{res.utterances:,} utterances, {res.speakers:,} speakers, {res.conversations:,} conversations")
+
+
+@app.command()
 def demo(
     out_dir: Path = typer.Option(Path("forumscope-demo"), "--out", help="Folder for the demo forum and case."),
     posts: int = typer.Option(20_000, "--posts", min=1000, help="Size of the synthetic forum."),
