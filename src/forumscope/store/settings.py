@@ -35,7 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest", "max_record_bytes", 64 * 1024 * 1024, "Larger single records are rejected."),
     Setting("ingest", "max_archive_bytes", 20 * 1024 ** 3, "Archives that expand past this many bytes are refused."),
     Setting("ingest", "max_archive_members", 100_000, "Archives with more members are refused."),
-    Setting("duckdb", "memory_limit", "3GB", "DuckDB memory limit; work beyond it spills to the case's .tmp folder."),
+    Setting("duckdb", "memory_limit", "2GB", "DuckDB memory limit; work beyond it spills to the case's .tmp folder."),
     Setting("duckdb", "threads", 0, "DuckDB threads (0 = all cores)."),
 )
 
