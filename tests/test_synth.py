@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -120,9 +121,14 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     generate(tmp_path / "a", posts=3000, seed=3, params=p)
     generate(tmp_path / "b", posts=3000, seed=3, params=p)
     generate(tmp_path / "c", posts=3000, seed=4, params=p)
+    # a fresh interpreter with another hash seed writes the same bytes too
+    script = ("import sys; from forumscope.synth import generate, SynthParams; "
+              "generate(sys.argv[1], posts=3000, seed=3, params=SynthParams(chunk_posts=1000))")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "d")], check=True,
+                   env={**os.environ, "PYTHONHASHSEED": "12345"})
     a, b, c = _digest(tmp_path / "a"), _digest(tmp_path / "b"), _digest(tmp_path / "c")
     assert len(a) == len(TABLE_NAMES) + 3
-    assert a == b
+    assert a == b == _digest(tmp_path / "d")
     assert a["posts.ndjson"] != c["posts.ndjson"] and a["truth.json"] != c["truth.json"]
 
 
@@ -242,7 +248,8 @@ def test_threads_parents_and_positions(forum):
             assert _pnum(parent["id"]) < _pnum(p["id"]) and parent["created_at"] < p["created_at"]
     replies = sum(1 for p in forum["posts"] if p.get("parent_id"))
     assert 0.75 < replies / N_POSTS < 0.95
-    self_replies = sum(1 for p in forum["posts"] if p.get("parent_id") and pb[p["parent_id"]]["author_id"] == p["author_id"])
+    self_replies = sum(1 for p in forum["posts"]
+                       if p.get("parent_id") and pb[p["parent_id"]]["author_id"] == p["author_id"])
     assert self_replies / replies < 0.05
 
 
@@ -311,7 +318,8 @@ def test_bridges_and_languages(forum):
         assert p["language"] == boards[p["board_id"]]["language"]
     # German and Spanish posts are written in German and Spanish
     de = [p["text"].lower() for p in forum["posts"] if p["language"] == "de"]
-    assert sum(any(w in t for w in (" ich ", " ist ", " die ", " das ", " nicht", " nich ")) for t in de) > 0.3 * len(de)
+    german = (" ich ", " ist ", " die ", " das ", " nicht", " nich ")
+    assert sum(any(w in t for w in german) for t in de) > 0.3 * len(de)
     bridges = {b["user_id"]: b["communities"] for b in forum["truth"]["key_actors"]["bridges"]}
     assert len(bridges) >= 3
     for uid, ps in forum["by_author"].items():
@@ -440,7 +448,9 @@ def test_every_parameter_is_documented():
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"lurker_share": 1.5}, {"rank_min_posts": (0, 50, 10, 150, 500, 1500)}, {"languages": {"fr": 1.0}},
+    {"lurker_share": 1.5}, {"lurker_share": 1.0}, {"rank_min_posts": (0, 50, 10, 150, 500, 1500)},
+    {"languages": {"fr": 1.0}}, {"label_board_multipliers": {"chat": {"gossip": 2.0}}},
+    {"board_weights": {"chat": 1.0}}, {"vip_after_days": (10.0, 5.0)},
     {"zone_mix": {"en": {"Mars/Olympus": 1.0}, "de": {"UTC": 1.0}, "es": {"UTC": 1.0}}},
     {"weekday_curve": (1.0,) * 23}, {"gate_rank_position": 9}, {"start": "2019-01-01T10:30:00Z"},
 ])

@@ -167,6 +167,47 @@ def synth(
 
 
 @app.command()
+def analyze(
+    case: Path = typer.Option(..., "--case", help="Case folder."),
+    steps: Optional[str] = typer.Option(None, "--steps", help="Comma-separated steps (default: all)."),
+    param: List[str] = typer.Option([], "--param", help="A step parameter, STEP.NAME=VALUE (repeatable)."),
+    forum_id: Optional[str] = typer.Option(None, "--forum-id", help="Analyse one forum of the case."),
+) -> None:
+    """Run analysis steps; each writes result tables keyed by run id and a row in `runs`."""
+    from forumscope.pipeline.registry import all_steps, get_step
+    from forumscope.pipeline.runner import run_steps
+    from forumscope.pipeline.step import parse_param
+    from forumscope.store.case import open_case
+
+    names = [n.strip() for n in steps.split(",") if n.strip()] if steps else all_steps()
+    for n in names:
+        get_step(n)
+    params: dict[str, dict] = {}
+    for item in param:
+        key, sep, value = item.partition("=")
+        step_name, dot, pname = key.partition(".")
+        if not sep or not dot:
+            raise UsageError(f"--param {item!r}: expected STEP.NAME=VALUE")
+        params.setdefault(step_name, {})[pname] = parse_param(get_step(step_name), pname, value)
+    with open_case(case) as c, Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
+                                        console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("analyze", total=None)
+        try:
+            records = run_steps(c, names, params, forum_id=forum_id,
+                                progress=lambda msg, frac: bar.update(task, description=msg))
+        except ForumscopeError:
+            c.audit("analyze", sys.argv[1:], "failed")
+            raise
+        c.audit("analyze", sys.argv[1:], "ok", runs=[r.run_id for r in records])
+    t = Table(title="analysis runs")
+    for col in ("step", "run id", "seconds", "result rows"):
+        t.add_column(col)
+    for r in records:
+        t.add_row(r.step, r.run_id, f"{r.seconds:.1f}", ", ".join(f"{k} {v:,}" for k, v in r.rows.items()))
+    out.print(t)
+
+
+@app.command()
 def export(
     case: Path = typer.Option(..., "--case", help="Case folder."),
     fmt: str = typer.Option(..., "--format", help="Export format: convokit."),

@@ -50,11 +50,11 @@ ROLE_NAMES = ("regular", "producer", "requester", "social", "staff")
 STAFF_NONE, STAFF_ADMIN, STAFF_MOD = 0, 1, 2
 
 # Board kinds.
-K_CATEGORY, K_CHAT, K_PIRACY, K_FARES, K_DOPING, K_HELP, K_MARKET, K_RELEASES, K_ANNOUNCE, K_GATE_POSTS, K_GATE_RANK = range(11)
+(K_CATEGORY, K_CHAT, K_PIRACY, K_FARES, K_DOPING, K_HELP, K_MARKET, K_RELEASES, K_ANNOUNCE, K_GATE_POSTS,
+ K_GATE_RANK) = range(11)
 KIND_NAMES = ("category", "chat", "piracy", "fares", "doping", "help", "market", "releases", "announcements",
               "gated_posts", "gated_rank")
 KIND_DOMAIN = {K_PIRACY: 0, K_FARES: 1, K_DOPING: 2, K_RELEASES: 0}  # others: domain drawn per post
-DOMAIN_MIX = np.array([0.5, 0.25, 0.25])
 
 BOARD_NAMES = {
     "en": {K_CHAT: "General Chat", K_PIRACY: "Game Mods & Patches", K_FARES: "Public Transport & Fares",
@@ -67,8 +67,6 @@ BOARD_NAMES = {
 CATEGORY_NAMES = {"en": "English", "de": "Deutsch", "es": "Español"}
 BOARD_SLUGS = {K_CHAT: "general", K_PIRACY: "mods", K_FARES: "transit", K_DOPING: "sport", K_HELP: "help",
                K_MARKET: "requests"}
-KIND_WEIGHT = {K_CHAT: 0.30, K_PIRACY: 0.18, K_FARES: 0.12, K_DOPING: 0.12, K_HELP: 0.12, K_MARKET: 0.10,
-               K_RELEASES: 0.06}
 GATE_POSTS_NAME = "Inner Circle"
 GATE_RANK_NAME = "Veterans' Lounge"
 
@@ -175,7 +173,6 @@ class _Gen:
         rows: list[dict[str, Any]] = []
         kinds: list[int] = []
         blang: list[int] = []
-        pos = 0
         for li, lang in enumerate(self.langs):
             cat = f"{lang}-cat"
             rows.append({"id": cat, "name": CATEGORY_NAMES[lang], "language": lang, "position": li})
@@ -197,7 +194,6 @@ class _Gen:
                 rows.append({"id": bid, "parent_id": cat, "name": name, "position": j, "language": lang})
                 kinds.append(k)
                 blang.append(li)
-            pos += 1
         self.board_rows = rows
         self.board_ids = [r["id"] for r in rows]
         self.board_kind = np.array(kinds, dtype=np.int64)
@@ -211,8 +207,8 @@ class _Gen:
         w = np.zeros((self.n_lang, self.B))
         for b in range(self.B):
             k = int(self.board_kind[b])
-            if k in KIND_WEIGHT:
-                w[self.board_lang[b], b] = KIND_WEIGHT[k]
+            if KIND_NAMES[k] in self.p.board_weights:
+                w[self.board_lang[b], b] = self.p.board_weights[KIND_NAMES[k]]
         self.board_w_before = w
         wa = w.copy()
         wa[:, self.b_releases] = 0.0
@@ -223,9 +219,7 @@ class _Gen:
         p, rng = self.p, self.rng(1)
         n_posters = max(p.min_posters, int(round(self.n_posts / p.posts_per_poster)))
         n_posters = min(n_posters, self.n_posts // 2)
-        n_users = max(n_posters + 1, int(round(n_posters / (1.0 - p.lurker_share)))) if p.lurker_share < 1 else n_posters
-        if p.lurker_share == 0:
-            n_users = n_posters
+        n_users = max(n_posters, int(round(n_posters / (1.0 - p.lurker_share))))
         Np, Nu = n_posters, n_users
         H = self.H
         lang_w = np.array([p.languages[lang] for lang in self.langs], dtype=float)
@@ -292,7 +286,8 @@ class _Gen:
         hub[hubs] = True
         lang[hubs] = np.arange(len(hubs)) % self.n_lang
         start_frac[hubs] = rng.uniform(0.0, 0.25, len(hubs))
-        life_days[hubs] = np.maximum(life_days[hubs], (1 - start_frac[hubs]) * p.days * rng.uniform(0.6, 1.0, len(hubs)))
+        life_days[hubs] = np.maximum(life_days[hubs],
+                                     (1 - start_frac[hubs]) * p.days * rng.uniform(0.6, 1.0, len(hubs)))
         weight[hubs] = q[2] * rng.uniform(1.5, 3.0, len(hubs))
         # bridges: a second language, moderately active
         if n_bridges:
@@ -318,6 +313,8 @@ class _Gen:
         n_req = max(3, int(round(p.requester_share * Np)))
         n_soc = max(3, int(round(p.social_share * Np)))
         role[rp[:n_prod]] = ROLE_PRODUCER
+        # producers are prolific contributors
+        weight[rp[:n_prod]] = np.maximum(weight[rp[:n_prod]], q[0] * rng.uniform(1.0, 3.0, n_prod))
         role[rp[n_prod:n_prod + n_req]] = ROLE_REQUESTER
         role[rp[n_prod + n_req:n_prod + n_req + n_soc]] = ROLE_SOCIAL
         # alias pairs: B copies A's language, zone, chronotype, role; starts later, overlaps
@@ -351,37 +348,39 @@ class _Gen:
         for _ in range(10_000):
             if len(todo) == 0:
                 break
-            hh = start_h[todo] + rng.integers(0, 168, len(todo))
+            hh = start_h[todo] + rng.integers(0, p.first_post_within_hours, len(todo))
             hh = np.minimum(hh, H - 1)
             ok = rng.random(len(todo)) * rmax < self.R[hh, cell[todo]]
             first_h[todo[ok]] = hh[ok]
             todo = todo[~ok]
         first_h[todo] = start_h[todo]
         first_sec = first_h * 3600 + rng.integers(0, 3600, Nu)
-        reg_sec = np.where(is_poster, np.maximum(0, first_sec - rng.integers(600, 72 * 3600, Nu)),
+        lead = (rng.uniform(*p.registration_lead_hours, Nu) * 3600).astype(np.int64)
+        reg_sec = np.where(is_poster, np.maximum(0, first_sec - np.maximum(lead, 1)),
                            start_h * 3600 + rng.integers(0, 3600, Nu))
         reg_sec = np.minimum(reg_sec, np.where(is_poster, first_sec - 1, reg_sec))
         act_start = first_h + 1
         act_end = np.minimum(H, first_h + np.maximum(2, np.round(life_days * 24).astype(np.int64)))
         act_end = np.maximum(act_end, act_start)
-        vip_since = np.where(vip, reg_sec + (rng.uniform(30, 200, Nu) * 86400).astype(np.int64), -1)
+        vip_since = np.where(vip, reg_sec + (rng.uniform(*p.vip_after_days, Nu) * 86400).astype(np.int64), -1)
         vip_since = np.where(vip, np.minimum(vip_since, H * 3600 - 3600), -1)
 
         # ---------------------------------------------------------- style
         n_fill = min(len(v) for v in T.FILLERS.values())
-        filler = np.where(rng.random(Nu) < 0.6, rng.integers(0, n_fill, Nu), -1)
+        filler = np.where(rng.random(Nu) < p.filler_share, rng.integers(0, n_fill, Nu), -1)
         filler_rate = rng.uniform(0.1, 0.5, Nu)
         filler_pos = rng.integers(0, 2, Nu)
-        casing = rng.choice(3, size=Nu, p=[0.7, 0.2, 0.1])
-        ellipsis = rng.random(Nu) < 0.15
-        exclam = rng.random(Nu) < 0.10
-        emo = np.where(rng.random(Nu) < 0.5, rng.integers(0, len(T.EMOTICONS), Nu), -1)
+        uc = rng.random(Nu)
+        casing = np.where(uc < p.lowercase_share, 1, np.where(uc < p.lowercase_share + p.no_final_period_share, 2, 0))
+        ellipsis = rng.random(Nu) < p.ellipsis_share
+        exclam = rng.random(Nu) < p.double_punctuation_share
+        emo = np.where(rng.random(Nu) < p.emoticon_share, rng.integers(0, len(T.EMOTICONS), Nu), -1)
         emo_rate = rng.uniform(0.1, 0.6, Nu)
-        signoff = np.where(rng.random(Nu) < 0.15, rng.integers(0, len(T.SIGNOFFS), Nu), -1)
+        signoff = np.where(rng.random(Nu) < p.signoff_share, rng.integers(0, len(T.SIGNOFFS), Nu), -1)
         signoff_rate = rng.uniform(0.3, 0.9, Nu)
         subst = np.zeros(Nu, dtype=np.int64)
         for i in range(T.N_SUBST):
-            subst |= (rng.random(Nu) < 0.15).astype(np.int64) << i
+            subst |= (rng.random(Nu) < p.substitution_rate).astype(np.int64) << i
         if len(pairs):
             a_, b_ = pairs[:, 0], pairs[:, 1]
             filler[a_] = np.where(filler[a_] < 0, rng.integers(0, n_fill, len(a_)), filler[a_])
@@ -527,7 +526,8 @@ class _Gen:
                 h = hs[t]
                 act = cand[(ast[cand] <= h) & (h < aen[cand])]
                 ww = wgt[act]
-                out[sel[t]] = act[np.searchsorted(np.cumsum(ww), rng.random() * ww.sum(), side="right").clip(0, len(act) - 1)]
+                k = np.searchsorted(np.cumsum(ww), rng.random() * ww.sum(), side="right")
+                out[sel[t]] = act[min(int(k), len(act) - 1)]
         return out
 
     # --------------------------------------------------------------------------- labels
@@ -539,34 +539,21 @@ class _Gen:
             base[T.LABEL_CODE[k]] = v
         base[0] = 1.0 - base[1:].sum()
         self.label_base = base
+        dm = np.array([p.domain_mix[d] for d in T.DOMAINS], dtype=float)
+        self.domain_mix = dm / dm.sum()
         kind_mult = np.ones((len(KIND_NAMES), L))
         role_mult = np.ones((len(ROLE_NAMES), L))
         op_mult = np.ones((2, L))  # row 1: opening post
         c = T.LABEL_CODE
         neut = [c[x] for x in T.LABELS if x.startswith("neutralisation.")]
-
-        def km(kind: int, **m: float) -> None:
-            for k, v in m.items():
-                kind_mult[kind, c[k]] *= v
-
-        for k in (K_CHAT, K_GATE_POSTS, K_GATE_RANK):
-            km(k, social_chat=2.0, technical_help=0.3, request=0.5, offer=0.5)
-        km(K_HELP, technical_help=4.0, social_chat=0.3, request=1.5)
-        km(K_MARKET, request=3.0, offer=3.0, social_chat=0.4)
-        km(K_RELEASES, offer=4.0, request=1.5, technical_help=2.0, social_chat=0.3)
-        for k in (K_PIRACY, K_FARES, K_DOPING):
-            km(k, opsec_advice=1.5, normalisation=1.5, social_chat=0.5, guilt_easing=1.3)
-            kind_mult[k, neut] *= 1.5
-        for k in (K_GATE_POSTS, K_GATE_RANK):
-            km(k, opsec_advice=2.0, rules_access=2.0)
-        km(K_ANNOUNCE, rules_access=25.0, social_chat=0.3)
-        role_mult[ROLE_PRODUCER, c["offer"]] *= 8.0
-        role_mult[ROLE_PRODUCER, c["technical_help"]] *= 2.0
-        role_mult[ROLE_REQUESTER, c["request"]] *= 5.0
-        role_mult[ROLE_SOCIAL, c["social_chat"]] *= 2.5
-        role_mult[ROLE_STAFF, c["rules_access"]] *= 6.0
-        for k in ("request", "offer", "help_seeking", "technical_help"):
-            op_mult[1, c[k]] *= 2.5
+        for kind, m in p.label_board_multipliers.items():
+            for lab, v in m.items():
+                kind_mult[KIND_NAMES.index(kind), c[lab]] = v
+        for role, m in p.label_role_multipliers.items():
+            for lab, v in m.items():
+                role_mult[ROLE_NAMES.index(role), c[lab]] = v
+        for lab, v in p.label_opening_post_multipliers.items():
+            op_mult[1, c[lab]] = v
         self.kind_mult, self.role_mult, self.op_mult = kind_mult, role_mult, op_mult
         self.neut_codes = np.array(neut)
 
@@ -740,9 +727,10 @@ class _Gen:
         plang = self.board_lang[board]
         role = self.u_role[author]
         hubs = self.u_hub[author]
-        ntr = np.where(role == ROLE_PRODUCER, 0.35, np.where(role == ROLE_REQUESTER, 0.3, p.new_thread_rate))
-        ntr = np.where(hubs, 0.05, ntr)
-        ntr = np.where(ann, 0.8, ntr)
+        ntr = np.where(role == ROLE_PRODUCER, p.producer_new_thread_rate,
+                       np.where(role == ROLE_REQUESTER, p.requester_new_thread_rate, p.new_thread_rate))
+        ntr = np.where(hubs, p.hub_new_thread_rate, ntr)
+        ntr = np.where(ann, p.announce_new_thread_rate, ntr)
         new = u[:, 6] < ntr
         # ---------------------------------------------------------- labels (opening-post intent)
         kind = self.board_kind[board]
@@ -767,7 +755,7 @@ class _Gen:
         label2 = np.where(np.isin(label, self.neut_codes) & (rng.random(n) < p.neutralisation_normalisation_rate),
                           T.LABEL_CODE["normalisation"], 0)
         domain = np.array([KIND_DOMAIN.get(int(k_), -1) for k_ in range(len(KIND_NAMES))])[kind]
-        rd = _choice_rows(rng, np.broadcast_to(DOMAIN_MIX, (n, 3)))
+        rd = _choice_rows(rng, np.broadcast_to(self.domain_mix, (n, 3)))
         domain = np.where(domain < 0, rd, domain)
         domain = np.where(label == T.LABEL_CODE["technical_help"], 0, domain)  # tech help is about software
 
@@ -777,8 +765,9 @@ class _Gen:
         mention = (~is_op) & (rng.random(n) < p.mention_rate) & (opa >= 0) & (opa != author) & (opa != pauth)
         # thanks: to producers, to offers and technical help; givers write one of the next posts in that language
         rate = p.thanks_rate * np.where(role == ROLE_PRODUCER, p.thanks_producer_boost, 1.0)
-        rate = rate * np.where(np.isin(label, [T.LABEL_CODE["offer"], T.LABEL_CODE["technical_help"]]), 2.0, 1.0)
-        rate = rate * np.where(hubs, 1.5, 1.0)
+        rate = rate * np.where(np.isin(label, [T.LABEL_CODE["offer"], T.LABEL_CODE["technical_help"]]),
+                               p.thanks_help_boost, 1.0)
+        rate = rate * np.where(hubs, p.thanks_hub_boost, 1.0)
         nth = rng.poisson(rate)
         t_post = np.repeat(ar, nth)
         lo_ = np.lexsort((ar, plang))
@@ -799,7 +788,7 @@ class _Gen:
         # attachments
         prod_post = (role == ROLE_PRODUCER) & ((label == T.LABEL_CODE["offer"]) | (kind == K_RELEASES))
         att = np.where(prod_post, rng.random(n) < p.attachment_rate, rng.random(n) < p.stray_attachment_rate)
-        att_n = np.where(att, 1 + (rng.random(n) < 0.2), 0)
+        att_n = np.where(att, 1 + (rng.random(n) < p.second_attachment_rate), 0)
 
         # ---------------------------------------------------------- serialise
         self._emit(w, rng, n, sec, author, board, plang, label, label2, domain, thread, parent, pauth, c["position"],

@@ -59,6 +59,51 @@ def _label_rates() -> dict[str, float]:
     }
 
 
+def _domain_mix() -> dict[str, float]:
+    return {"piracy": 0.5, "fares": 0.25, "doping": 0.25}
+
+
+def _board_weights() -> dict[str, float]:
+    return {"chat": 0.30, "piracy": 0.18, "fares": 0.12, "doping": 0.12, "help": 0.12, "market": 0.10,
+            "releases": 0.06}
+
+
+def _label_board_multipliers() -> dict[str, dict[str, float]]:
+    chat = {"social_chat": 2.0, "technical_help": 0.3, "request": 0.5, "offer": 0.5}
+    topic = {"opsec_advice": 1.5, "normalisation": 1.5, "social_chat": 0.5, "guilt_easing": 1.3,
+             "neutralisation.denial_of_responsibility": 1.5, "neutralisation.denial_of_injury": 1.5,
+             "neutralisation.denial_of_victim": 1.5, "neutralisation.condemnation_of_condemners": 1.5,
+             "neutralisation.appeal_to_higher_loyalties": 1.5}
+    lounge = {**chat, "opsec_advice": 2.0, "rules_access": 2.0}
+    return {
+        "chat": chat, "gated_posts": dict(lounge), "gated_rank": dict(lounge),
+        "help": {"technical_help": 4.0, "social_chat": 0.3, "request": 1.5},
+        "market": {"request": 3.0, "offer": 3.0, "social_chat": 0.4},
+        "releases": {"offer": 4.0, "request": 1.5, "technical_help": 2.0, "social_chat": 0.3},
+        "piracy": dict(topic), "fares": dict(topic), "doping": dict(topic),
+        "announcements": {"rules_access": 25.0, "social_chat": 0.3},
+    }
+
+
+def _label_role_multipliers() -> dict[str, dict[str, float]]:
+    return {
+        "producer": {"offer": 8.0, "technical_help": 2.0},
+        "requester": {"request": 5.0},
+        "social": {"social_chat": 2.5},
+        "staff": {"rules_access": 6.0},
+    }
+
+
+def _label_opening_post_multipliers() -> dict[str, float]:
+    return {"request": 2.5, "offer": 2.5, "help_seeking": 2.5, "technical_help": 2.5}
+
+
+BOARD_KINDS = ("chat", "piracy", "fares", "doping", "help", "market", "releases", "announcements",
+               "gated_posts", "gated_rank")
+WEIGHTED_BOARD_KINDS = ("chat", "piracy", "fares", "doping", "help", "market", "releases")
+ROLES = ("regular", "producer", "requester", "social", "staff")
+
+
 @dataclass(frozen=True)
 class SynthParams:
     """Every rate and size of the synthetic forum. Defaults aim at a realistic mid-size forum.
@@ -96,6 +141,10 @@ class SynthParams:
     """Registrations per day at the end of the period relative to the start (exponential growth)."""
     timezone_declared_share: float = 0.10
     """Share of members whose profile declares their time zone (`users.timezone_declared`)."""
+    first_post_within_hours: int = 168
+    """A poster's first post falls within this many hours after joining (following their rhythm)."""
+    registration_lead_hours: tuple[float, float] = (0.2, 72.0)
+    """Registration happens this many hours (uniform range) before a poster's first post."""
 
     # ------------------------------------------------------------ ranks, groups, gates
     rank_names: tuple[str, ...] = ("Newcomer", "Member", "Regular", "Senior Member", "Veteran", "Elder")
@@ -110,6 +159,8 @@ class SynthParams:
     """Lower bound on the number of moderators."""
     vip_share: float = 0.02
     """VIP group members as a share of posters (granted some weeks after joining)."""
+    vip_after_days: tuple[float, float] = (30.0, 200.0)
+    """VIP membership starts this many days (uniform range) after registration."""
     gate_posts: int = 50
     """Posts a member must already have written to post in the post-count-gated board (declared)."""
     gate_rank_position: int = 3
@@ -155,6 +206,24 @@ class SynthParams:
     min_alias_pairs: int = 2
     """Lower bound on the number of alias pairs."""
 
+    # ------------------------------------------------------------ writing style
+    filler_share: float = 0.6
+    """Share of members with a personal filler word ("tbh", "halt", "pues"); alias pairs always have one."""
+    lowercase_share: float = 0.2
+    """Share of members who write all in lower case."""
+    no_final_period_share: float = 0.1
+    """Share of members who drop the final period."""
+    ellipsis_share: float = 0.15
+    """Share of members who write "..." for "."."""
+    double_punctuation_share: float = 0.10
+    """Share of members who double "!" and "?"."""
+    emoticon_share: float = 0.5
+    """Share of members with a favourite emoticon; alias pairs always have one."""
+    signoff_share: float = 0.15
+    """Share of members who sign off their posts."""
+    substitution_rate: float = 0.15
+    """Chance that a member has each of the language's six spelling substitutions ("you" -> "u")."""
+
     # ------------------------------------------------------------ roles
     producer_share: float = 0.03
     """Producers: offer files and attach records; receive most thanks."""
@@ -166,6 +235,18 @@ class SynthParams:
     # ------------------------------------------------------------ threads and replies
     new_thread_rate: float = 0.12
     """Share of an ordinary member's posts that open a new thread (mean thread ~8 posts)."""
+    producer_new_thread_rate: float = 0.35
+    """Share of a producer's posts that open a new thread (releases)."""
+    requester_new_thread_rate: float = 0.30
+    """Share of a requester's posts that open a new thread (requests)."""
+    hub_new_thread_rate: float = 0.05
+    """Share of a hub's posts that open a new thread (hubs mostly reply)."""
+    announce_new_thread_rate: float = 0.8
+    """Share of staff posts in the announcements board that open a new thread."""
+    domain_mix: dict[str, float] = field(default_factory=_domain_mix)
+    """Topic domains (piracy, fares, doping) of posts in boards without a fixed domain (chat, help, market...)."""
+    board_weights: dict[str, float] = field(default_factory=_board_weights)
+    """Relative choice of the ordinary board kinds within a language section (releases: main language only)."""
     thread_pool_size: int = 48
     """Open threads tracked per board (older ones stop receiving replies)."""
     thread_decay_posts: float = 40.0
@@ -190,16 +271,28 @@ class SynthParams:
     """Mean thanks per ordinary post (Poisson)."""
     thanks_producer_boost: float = 5.0
     """Multiplier of the thanks rate for posts by producers."""
+    thanks_help_boost: float = 2.0
+    """Multiplier of the thanks rate for offers and technical help."""
+    thanks_hub_boost: float = 1.5
+    """Multiplier of the thanks rate for posts by hubs."""
     thanks_window: int = 400
     """Thanks are given by authors of one of the next this-many posts in the same language."""
     attachment_rate: float = 0.6
     """Chance that a producer's offer or release post carries an attachment record."""
     stray_attachment_rate: float = 0.0005
     """Chance that any other post carries an attachment record."""
+    second_attachment_rate: float = 0.2
+    """Chance that a post with an attachment record has a second one."""
 
     # ------------------------------------------------------------ discourse labels
     label_rates: dict[str, float] = field(default_factory=_label_rates)
     """Base rate per post of each discourse label before board, role and opening-post multipliers."""
+    label_board_multipliers: dict[str, dict[str, float]] = field(default_factory=_label_board_multipliers)
+    """Per board kind: label -> multiplier of the base rate (missing: 1)."""
+    label_role_multipliers: dict[str, dict[str, float]] = field(default_factory=_label_role_multipliers)
+    """Per poster role: label -> multiplier of the base rate (missing: 1)."""
+    label_opening_post_multipliers: dict[str, float] = field(default_factory=_label_opening_post_multipliers)
+    """Label -> multiplier of the base rate for posts that open a thread."""
     neutralisation_normalisation_rate: float = 0.2
     """Chance that a neutralisation post also carries the normalisation label."""
     help_response_rate: float = 0.5
@@ -229,6 +322,8 @@ class SynthParams:
             if f.name.endswith(("_share", "_rate", "_fraction", "_drop", "_level")) and f.name != "label_rates":
                 if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
                     raise bad(f.name, "must be a number between 0 and 1")
+        if self.lurker_share >= 1.0:
+            raise bad("lurker_share", "must be below 1 (someone has to post)")
         try:
             t = datetime.fromisoformat(self.start.replace("Z", "+00:00"))
         except (ValueError, AttributeError):
@@ -294,6 +389,42 @@ class SynthParams:
                 raise bad("label_rates", f"rate of {k!r} must be non-negative")
         if sum(self.label_rates.values()) >= 0.9:
             raise bad("label_rates", "base rates must sum to less than 0.9 (most posts are ordinary)")
+        def check_mult(name: str, m: dict[str, float]) -> None:
+            for k, v in m.items():
+                if k not in LABELS:
+                    raise bad(name, f"unknown label {k!r}")
+                if not isinstance(v, (int, float)) or v < 0:
+                    raise bad(name, f"multiplier of {k!r} must be non-negative")
+
+        for kind, m in self.label_board_multipliers.items():
+            if kind not in BOARD_KINDS:
+                raise bad("label_board_multipliers", f"unknown board kind {kind!r} (known: {', '.join(BOARD_KINDS)})")
+            check_mult("label_board_multipliers", m)
+        for role, m in self.label_role_multipliers.items():
+            if role not in ROLES:
+                raise bad("label_role_multipliers", f"unknown role {role!r} (known: {', '.join(ROLES)})")
+            check_mult("label_role_multipliers", m)
+        check_mult("label_opening_post_multipliers", self.label_opening_post_multipliers)
+        if set(self.domain_mix) != {"piracy", "fares", "doping"} or any(
+                not isinstance(v, (int, float)) or v < 0 for v in self.domain_mix.values()) or sum(
+                self.domain_mix.values()) <= 0:
+            raise bad("domain_mix", "needs non-negative shares for piracy, fares and doping, not all zero")
+        if set(self.board_weights) != set(WEIGHTED_BOARD_KINDS) or any(
+                not isinstance(v, (int, float)) or v < 0 for v in self.board_weights.values()):
+            raise bad("board_weights", f"needs non-negative weights for {', '.join(WEIGHTED_BOARD_KINDS)}")
+        if sum(v for k, v in self.board_weights.items() if k != "releases") <= 0:
+            raise bad("board_weights", "some board other than releases needs a positive weight")
+        for name in ("registration_lead_hours", "vip_after_days"):
+            lo_hi = getattr(self, name)
+            if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1]:
+                raise bad(name, "must be a (low, high) pair with 0 < low <= high")
+        if not isinstance(self.first_post_within_hours, int) or self.first_post_within_hours < 1:
+            raise bad("first_post_within_hours", "must be a positive integer")
+        if self.lowercase_share + self.no_final_period_share > 1:
+            raise bad("lowercase_share", "lowercase_share + no_final_period_share must not exceed 1")
+        for name in ("thanks_help_boost", "thanks_hub_boost"):
+            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) <= 0:
+                raise bad(name, "must be a positive number")
         if self.help_response_rate + self.help_dismissal_rate > 1:
             raise bad("help_dismissal_rate", "help_response_rate + help_dismissal_rate must not exceed 1")
         if not 0.05 <= self.takedown_fraction <= 0.95:

@@ -42,10 +42,12 @@ LABELS: tuple[str, ...] = (
 LABEL_CODE = {name: i + 1 for i, name in enumerate(LABELS)}
 
 LABEL_DEFINITIONS: dict[str, str] = {
-    "opsec_advice": "Advice on not getting caught or not being noticed (generic: keep a low profile, separate accounts, do not brag).",
+    "opsec_advice": "Advice on not getting caught or not being noticed (generic: keep a low profile, "
+                    "separate accounts, do not brag).",
     "technical_help": "Technical help: how to install, fix or run something.",
     "guilt_easing": "Easing another member's guilt or worry about the deviant act.",
-    "neutralisation.denial_of_responsibility": "Sykes & Matza: the act is blamed on circumstances or others ('I had no choice').",
+    "neutralisation.denial_of_responsibility": "Sykes & Matza: the act is blamed on circumstances or others "
+                                               "('I had no choice').",
     "neutralisation.denial_of_injury": "Sykes & Matza: nobody is really harmed ('they make millions anyway').",
     "neutralisation.denial_of_victim": "Sykes & Matza: the victim deserved it ('they had it coming').",
     "neutralisation.condemnation_of_condemners": "Sykes & Matza: those who condemn are hypocrites or worse.",
@@ -489,7 +491,8 @@ TITLES: dict[str, dict[str, tuple[str, ...]]] = {
 # --------------------------------------------------------------------------- style
 FILLERS = {
     "en": ("tbh", "honestly", "basically", "ngl", "imo", "like", "anyway", "lol", "idk", "fwiw", "seriously", "meh"),
-    "de": ("halt", "eigentlich", "quasi", "irgendwie", "ehrlich gesagt", "naja", "sozusagen", "echt", "lol", "jedenfalls"),
+    "de": ("halt", "eigentlich", "quasi", "irgendwie", "ehrlich gesagt", "naja", "sozusagen", "echt", "lol",
+           "jedenfalls"),
     "es": ("pues", "o sea", "bueno", "la verdad", "en plan", "tío", "vale", "jaja", "es que", "igual"),
 }
 EMOTICONS = (":)", ":D", ";)", "xD", "^^", ":P", "-_-", ":-)", "o_O", ":/", "<3", "8)")
@@ -497,7 +500,8 @@ SIGNOFFS = ("cheers", "greetz", "peace", "-- K.", "~ the fixer", "stay safe", "m
             "later", "regards, M.", "// out", "gg", "tschüss", "un abrazo", "salut")
 # Spelling habits: (from, to) word substitutions; a member uses a subset (bit mask).
 SUBSTITUTIONS = {
-    "en": (("you", "u"), ("because", "cuz"), ("probably", "prolly"), ("though", "tho"), ("really", "rly"), ("people", "ppl")),
+    "en": (("you", "u"), ("because", "cuz"), ("probably", "prolly"), ("though", "tho"), ("really", "rly"),
+           ("people", "ppl")),
     "de": (("nicht", "nich"), ("ist", "is"), ("habe", "hab"), ("einen", "nen"), ("etwas", "was"), ("mal", "ma")),
     "es": (("que", "q"), ("por", "x"), ("también", "tb"), ("porque", "pq"), ("para", "pa"), ("muy", "mu")),
 }

@@ -1,0 +1,1 @@
+"""Analysis steps and the runner every analysis builds on."""

@@ -1,0 +1,22 @@
+"""Step registry: name -> step class (imported lazily), in the order `analyze` runs them."""
+
+from __future__ import annotations
+
+import importlib
+
+from forumscope.errors import UsageError
+from forumscope.pipeline.step import Step
+
+# name -> "module:Class". Steps are run in this order (later ones may read earlier results).
+STEPS: dict[str, str] = {}
+
+
+def get_step(name: str) -> type[Step]:
+    if name not in STEPS:
+        raise UsageError(f"unknown step {name!r}; steps: {', '.join(STEPS) or 'none'}")
+    module, cls = STEPS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def all_steps() -> list[str]:
+    return list(STEPS)
