@@ -8,7 +8,16 @@ from forumscope.errors import UsageError
 from forumscope.pipeline.step import Step
 
 # name -> "module:Class". Steps are run in this order (later ones may read earlier results).
-STEPS: dict[str, str] = {}
+STEPS: dict[str, str] = {
+    "hierarchy": "forumscope.analyze.hierarchy:HierarchyStep",
+    "gating": "forumscope.analyze.gating:GatingStep",
+    "commitment": "forumscope.analyze.commitment:CommitmentStep",
+    "roles": "forumscope.analyze.roles:RolesStep",
+    "trajectories": "forumscope.analyze.trajectories:TrajectoriesStep",
+    "network": "forumscope.analyze.network:NetworkStep",
+    "key_actors": "forumscope.analyze.key_actors:KeyActorsStep",
+    "disruption": "forumscope.analyze.disruption:DisruptionStep",
+}
 
 
 def get_step(name: str) -> type[Step]:
