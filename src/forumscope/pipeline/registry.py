@@ -17,6 +17,8 @@ STEPS: dict[str, str] = {
     "network": "forumscope.analyze.network:NetworkStep",
     "key_actors": "forumscope.analyze.key_actors:KeyActorsStep",
     "disruption": "forumscope.analyze.disruption:DisruptionStep",
+    "rhythm": "forumscope.analyze.rhythm:RhythmStep",
+    "aliases": "forumscope.analyze.aliases:AliasesStep",
 }
 
 
