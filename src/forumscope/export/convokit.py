@@ -121,7 +121,7 @@ def _choose_forum(con: Any, forum_id: str | None) -> tuple[str, str | None, str 
                              if ids else "no forum; ") + "choose one with forum_id")
         forum_id = ids[0]
     elif forum_id not in forums and not con.execute(
-            "SELECT 1 FROM posts WHERE forum_id = ? LIMIT 1", [forum_id]).fetchone():
+            "SELECT 1 FROM posts WHERE forum_id = ? LIMIT 1", [forum_id]).fetchall():
         raise UsageError(f"no forum {forum_id!r} in the case")
     name, description = forums.get(forum_id, (None, None))
     return forum_id, name, description
