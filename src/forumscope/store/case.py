@@ -57,6 +57,7 @@ def connect(path: str | Path, *, memory_limit: str, threads: int, temp_dir: Path
     except duckdb.IOException as exc:  # locked by another process, unreadable file
         raise CaseError(f"cannot open the case database: {exc}", path=str(path)) from exc
     con.execute("SET TimeZone='UTC'")
+    con.execute("SET enable_progress_bar = false")  # the CLI shows progress; the library never prints
     if temp_dir is not None:
         con.execute(f"SET temp_directory='{str(temp_dir).replace(chr(39), chr(39) * 2)}'")
     return con
