@@ -81,3 +81,23 @@ def test_cli_analyze(tiny_forum, tmp_path, steps, capsys):
     assert "board_posts" in capsys.readouterr().out
     assert main(["analyze", "--case", str(case), "--steps", "board_posts", "--param", "board_posts.min_posts=x"]) == 2
     assert main(["analyze", "--case", str(case), "--steps", "board_posts", "--param", "oops"]) == 2
+
+
+class BoardPostsV2(BoardPosts):
+    outputs = {"board_posts_counts": "posts per board, with authors"}
+
+    def compute(self, ctx):
+        return {"board_posts_counts": ctx.sql(
+            "SELECT board_id, count(*) AS posts, count(DISTINCT author_id) AS authors FROM posts GROUP BY ALL")}
+
+
+def test_a_newer_step_version_may_add_columns(tiny_forum, tmp_path, steps, monkeypatch):
+    case = forumscope.create_case(tmp_path / "c")
+    case.ingest([tiny_forum])
+    (old,) = run_steps(case, ["board_posts"])
+    monkeypatch.setitem(registry.STEPS, "board_posts", f"{__name__}:BoardPostsV2")
+    (new,) = run_steps(case, ["board_posts"])
+    got = case.con.execute("SELECT run_id = ?, board_id, authors FROM board_posts_counts ORDER BY ALL",
+                           [new.run_id]).fetchall()
+    assert got == [(False, "b1", None), (False, "b2", None), (True, "b1", 3), (True, "b2", 2)]
+    case.close()

@@ -73,6 +73,14 @@ def write_result(case: Case, table: str, run_id: str, data: pa.Table) -> int:
                              [table]).fetchall()[0][0]
         if not exists:
             con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _result LIMIT 0')
+        else:  # a newer version of the step may add columns: add them (older runs read as empty)
+            have = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+            types = dict(con.execute("SELECT column_name, data_type FROM (DESCRIBE SELECT * FROM _result)"
+                                     ).fetchall())
+            for col in data.column_names:
+                if col not in have:
+                    con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {types[col]}')
         con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _result')
     finally:
         con.unregister("_result")
@@ -105,13 +113,19 @@ def run_step(case: Case, step: Step, *, forum_id: str | None = None,
                 [run_id, step.name, started, utcnow(), params, json.dumps(versions()), fingerprint])
             case.con.execute("COMMIT")
         except BaseException:
-            case.con.execute("ROLLBACK")
+            try:
+                case.con.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - never hide the original error behind the clean-up's
+                pass
             raise
     except Exception as exc:
         msg = exc.one_line() if isinstance(exc, ForumscopeError) else f"{type(exc).__name__}: {exc}"
-        case.con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, 'failed', ?, ?, ?, ?)",
-                         [run_id, step.name, started, utcnow(), params, json.dumps(versions()), fingerprint,
-                          msg[:2000]])
+        try:
+            case.con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, 'failed', ?, ?, ?, ?)",
+                             [run_id, step.name, started, utcnow(), params, json.dumps(versions()), fingerprint,
+                              msg[:2000]])
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            pass
         raise
     return RunRecord(run_id, step.name, "ok", time.perf_counter() - t0, rows)
 
