@@ -76,7 +76,7 @@ def write_result(case: Case, table: str, run_id: str, data: pa.Table) -> int:
         else:  # a newer version of the step may add columns: add them (older runs read as empty)
             have = {r[0] for r in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
-            types = dict(con.execute("SELECT column_name, data_type FROM (DESCRIBE SELECT * FROM _result)"
+            types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM _result)"
                                      ).fetchall())
             for col in data.column_names:
                 if col not in have:
