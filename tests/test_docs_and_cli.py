@@ -83,4 +83,11 @@ def test_cli_export_convokit_round_trip(tiny_forum, tmp_path, capsys):
     assert main(["ingest", str(tmp_path / "ck"), "--case", str(tmp_path / "back"), "--json"]) == 0
     back = json.loads(capsys.readouterr().out)
     assert back["formats"] == ["convokit"] and back["reconciliation"]["posts"]["stored"] == 5
-    assert main(["export", "--case", str(case), "--format", "gexf", "--out", str(tmp_path / "g")]) == 2
+    assert main(["export", "--case", str(case), "--format", "pdf", "--out", str(tmp_path / "g")]) == 2
+    assert main(["export", "--case", str(case), "--format", "gexf", "--out", str(tmp_path / "g.gexf")]) == 0
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(tmp_path / "g.gexf").getroot()
+    assert root.tag.endswith("gexf")
+    assert main(["export", "--case", str(case), "--format", "csv", "--out", str(tmp_path / "csv")]) == 0
+    assert (tmp_path / "csv" / "nodes.csv").exists() and (tmp_path / "csv" / "edges.csv").exists()

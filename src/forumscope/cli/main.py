@@ -210,22 +210,33 @@ def analyze(
 @app.command()
 def export(
     case: Path = typer.Option(..., "--case", help="Case folder."),
-    fmt: str = typer.Option(..., "--format", help="Export format: convokit."),
-    out_path: Path = typer.Option(..., "--out", help="Folder to write (must be new or empty)."),
+    fmt: str = typer.Option(..., "--format", help="Export format: gexf, graphml, csv (nodes and edges), convokit."),
+    out_path: Path = typer.Option(..., "--out", help="File (gexf, graphml) or folder (csv, convokit) to write."),
     forum_id: Optional[str] = typer.Option(None, "--forum-id", help="Forum to export when the case has several."),
+    kinds: str = typer.Option("reply,quote,thanks", "--kinds", help="Graph exports: interaction kinds combined."),
+    labels: str = typer.Option("user_id", "--labels", help="Graph exports: node labels, user_id or pseudonym."),
 ) -> None:
-    """Export a case to another tool's format (ConvoKit corpus folder)."""
+    """Export a case: the interaction graph (GEXF for Gephi, GraphML, CSV for ORA/i2) or a ConvoKit corpus."""
     from forumscope.store.case import open_case
 
-    if fmt != "convokit":
-        raise UsageError(f"unknown export format {fmt!r}; choose: convokit")
-    from forumscope.export.convokit import export_convokit
-
+    if fmt not in ("convokit", "gexf", "graphml", "csv"):
+        raise UsageError(f"unknown export format {fmt!r}; choose: gexf, graphml, csv, convokit")
     with open_case(case) as c:
-        res = export_convokit(c, out_path, forum_id)
+        if fmt == "convokit":
+            from forumscope.export.convokit import export_convokit
+
+            res = export_convokit(c, out_path, forum_id)
+            message = (f"wrote a ConvoKit corpus of forum {escape(res.forum_id)} to {escape(str(res.path))}: "
+                       f"{res.utterances:,} utterances, {res.speakers:,} speakers, "
+                       f"{res.conversations:,} conversations")
+        else:
+            from forumscope.export.graph import export_graph
+
+            g = export_graph(c, fmt, out_path, forum_id, tuple(k for k in kinds.split(",") if k), labels=labels)
+            message = (f"wrote the {escape(kinds)} graph ({g.nodes:,} nodes, {g.edges:,} edges) as {fmt}: "
+                       + ", ".join(escape(str(p)) for p in g.paths))
         c.audit("export", sys.argv[1:], "ok", format=fmt, out=str(out_path))
-    out.print(f"wrote a ConvoKit corpus of forum {escape(res.forum_id)} to {escape(str(res.path))}: "
-              f"{res.utterances:,} utterances, {res.speakers:,} speakers, {res.conversations:,} conversations")
+    out.print(message)
 
 
 @app.command()
