@@ -208,6 +208,55 @@ def analyze(
 
 
 @app.command()
+def aliases(
+    case: Path = typer.Option(..., "--case", help="Case folder."),
+    against: Optional[Path] = typer.Option(None, "--against", help="Another case: candidates come from it."),
+    top: int = typer.Option(5, "--top", min=1, max=100, help="Candidates per account."),
+    forum_id: Optional[str] = typer.Option(None, "--forum-id", help="Only accounts of this forum."),
+    out_csv: Optional[Path] = typer.Option(None, "--out", help="Write every candidate with its evidence as CSV."),
+    show: int = typer.Option(20, "--show", min=0, help="Accounts to print (strongest first)."),
+) -> None:
+    """Ranked alias candidates (leads, not identifications): calibrated scores and the evidence for each."""
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    from forumscope.analyze.aliases import find_aliases
+    from forumscope.store.case import open_case
+
+    with open_case(case) as c, Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
+                                        console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("aliases", total=None)
+        res = find_aliases(c, str(against) if against else None, top, forum_id=forum_id,
+                           progress=lambda msg, frac: bar.update(task, description=msg))
+        c.audit("aliases", sys.argv[1:], "ok")
+        cand = res.candidates
+        status = res.accounts.column("status").to_pylist() if "status" in res.accounts.column_names else []
+        linked = sum(1 for x in status if x == "linked")
+        out.print(f"{linked:,} accounts with enough text were linked, {len(status) - linked:,} are too thin; "
+                  f"{cand.num_rows:,} candidates. Scores are calibrated likelihoods that two accounts share an "
+                  "author: leads to check, never identifications.")
+        if out_csv:
+            pacsv.write_csv(cand, out_csv)
+            out.print(f"wrote {escape(str(out_csv))}")
+        if show and cand.num_rows:
+            first = cand.filter(pc.equal(cand.column("rank"), 1))
+            order = pc.sort_indices(first, sort_keys=[("score", "descending")])
+            t = Table(title="strongest candidates (rank 1), by pseudonym")
+            for col in ("account", "candidate", "score", "families agreeing", "posts"):
+                t.add_column(col)
+            for i in order.to_pylist()[:show]:
+                r = {k: first.column(k)[i].as_py() for k in ("forum_id", "user_id", "candidate_forum_id",
+                                                             "candidate_user_id", "score", "families_agreeing",
+                                                             "n_posts", "candidate_n_posts")}
+                t.add_row(c.pseudonym(r["forum_id"], r["user_id"]),
+                          (c.pseudonym(r["candidate_forum_id"], r["candidate_user_id"]) if not against
+                           else f"{escape(str(r['candidate_forum_id']))}/{escape(str(r['candidate_user_id']))}"),
+                          f"{r['score']:.3g}", escape(str(r["families_agreeing"] or "")),
+                          f"{r['n_posts']}/{r['candidate_n_posts']}")
+            out.print(t)
+
+
+@app.command()
 def export(
     case: Path = typer.Option(..., "--case", help="Case folder."),
     fmt: str = typer.Option(..., "--format", help="Export format: gexf, graphml, csv (nodes and edges), convokit."),
