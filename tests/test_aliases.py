@@ -131,11 +131,12 @@ def test_step_writes_leads_not_matches(synth_case):
                                            "WHERE table_name = 'aliases_candidates'").fetchall()]
     assert not any("match" in c for c in cols)  # never a bare match
     for c in ("score", "families_agreeing", "sim_char", "sim_function_words", "sim_punctuation", "sim_rhythm",
-              "pct_char", "rhythm_overlap", "mutual_rank", "n_words", "candidate_n_words"):
+              "pct_char", "rhythm_overlap", "mutual_rank", "lead", "n_words", "candidate_n_words"):
         assert c in cols
-    bad = case.con.execute("SELECT count(*) FROM aliases_candidates WHERE run_id = ? AND (score <= 0 OR score >= 1 "
-                           "OR rank < 1 OR rank > 5 OR (forum_id = candidate_forum_id AND user_id = candidate_user_id))",
-                           [rec.run_id]).fetchall()[0][0]
+    bad = case.con.execute(
+        "SELECT count(*) FROM aliases_candidates WHERE run_id = ? AND (score <= 0 OR score >= 1 OR rank < 1 "
+        "OR rank > 5 OR (forum_id = candidate_forum_id AND user_id = candidate_user_id))",
+        [rec.run_id]).fetchall()[0][0]
     assert bad == 0
     # too-thin accounts are listed, never linked (neither as query nor as candidate)
     thin = case.con.execute("SELECT count(*) FROM aliases_accounts WHERE run_id = ? AND status = 'too_thin' "
@@ -168,7 +169,7 @@ def test_planted_aliases_are_found_at_several_text_sizes(synth_case):
 def test_names_are_not_used(synth_case, tmp_path):
     """The linker reads text and time only: blanking names and external ids changes nothing."""
     case, _ = synth_case
-    kw = {"top": 3, "max_chars": 3000, "max_posts": 60}
+    kw = {"top": 3, "max_chars": 1500, "max_posts": 30}
     before = A.find_aliases(case, **kw).candidates
     case.con.execute("CREATE TEMP TABLE saved AS SELECT forum_id, id, name, external_account_id FROM users")
     case.con.execute("UPDATE users SET name = 'x', external_account_id = NULL")

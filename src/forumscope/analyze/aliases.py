@@ -270,8 +270,6 @@ class _Lsa:
 
     @classmethod
     def fit(cls, X: sp.csr_matrix, dims: int, max_features: int, seed: int) -> "_Lsa":
-        from sklearn.decomposition import TruncatedSVD
-
         n = X.shape[0]
         df = np.bincount(X.indices, minlength=X.shape[1])
         keep = np.flatnonzero(df >= 2)
@@ -297,16 +295,26 @@ class _Lsa:
 def _orth(Y: np.ndarray) -> np.ndarray:
     """Orthonormal basis of Y's columns by Cholesky QR (numpy's QR and SVD are slow with some
     LAPACK builds; a k x k Cholesky is not), falling back to the Gram eigenvectors."""
+    from scipy.linalg import solve_triangular
+
     G = (Y.T @ Y).astype(np.float64)
     try:
-        L = np.linalg.cholesky(G + np.eye(len(G)) * (1e-10 * max(float(np.trace(G)), 1e-30)))
-        from scipy.linalg import solve_triangular
-
+        with _one_thread():
+            L = np.linalg.cholesky(G + np.eye(len(G)) * (1e-10 * max(float(np.trace(G)), 1e-30)))
         return solve_triangular(L, Y.T.astype(np.float64), lower=True).T.astype(np.float32)
     except np.linalg.LinAlgError:
-        w, V = np.linalg.eigh(G)
+        with _one_thread():
+            w, V = np.linalg.eigh(G)
         keep = w > max(float(w.max()), 1e-30) * 1e-9
         return (Y @ (V[:, keep] / np.sqrt(w[keep])).astype(Y.dtype)).astype(np.float32)
+
+
+def _one_thread():
+    """Small LAPACK calls (k x k, k ~ 300) run single-threaded: multi-threaded OpenBLAS takes
+    seconds instead of milliseconds on them when the cores are busy."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
 
 
 def _svd_components(T: sp.csr_matrix, d: int, seed: int, n_iter: int = 2) -> np.ndarray:
@@ -320,7 +328,8 @@ def _svd_components(T: sp.csr_matrix, d: int, seed: int, n_iter: int = 2) -> np.
         Y = np.asarray(T @ np.asarray(T.T @ Y))
     Q = _orth(Y)
     B = np.asarray(T.T @ Q).T  # k x columns
-    w, U = np.linalg.eigh((B @ B.T).astype(np.float64))
+    with _one_thread():
+        w, U = np.linalg.eigh((B @ B.T).astype(np.float64))
     order = np.argsort(-w)[:d]
     w, U = np.maximum(w[order], 1e-30), U[:, order]
     return ((U.T @ B) / np.sqrt(w)[:, None]).astype(np.float32)
@@ -376,16 +385,14 @@ def build_profiles(sources: Sequence[_Source], p: Any,
         thin = t.filter(pa.array(~ok))
         thin_tables.append(thin.append_column("case", pa.array([src.label] * thin.num_rows, pa.string())))
         tables.append((si, t.filter(pa.array(ok))))
-    forum = np.concatenate([np.asarray(t["forum_id"].to_pylist(), dtype=object) for _, t in tables]) \
-        if tables else np.zeros(0, object)
+    def cat(col: str, dtype: Any) -> np.ndarray:
+        parts = [np.asarray(t[col].to_pylist(), dtype=dtype) for _, t in tables]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+    forum, user, lang = cat("forum_id", object), cat("user_id", object), cat("language", object)
+    n_posts, n_words = cat("n_posts", np.int64), cat("n_words", np.int64)
     n = len(forum)
     source = np.concatenate([np.full(t.num_rows, si, np.int8) for si, t in tables]) if tables else np.zeros(0, np.int8)
-    user = np.concatenate([np.asarray(t["user_id"].to_pylist(), dtype=object) for _, t in tables]) \
-        if n else np.zeros(0, object)
-    n_posts = np.concatenate([t["n_posts"].to_numpy() for _, t in tables]).astype(np.int64) if n else np.zeros(0, np.int64)
-    n_words = np.concatenate([t["n_words"].to_numpy() for _, t in tables]).astype(np.int64) if n else np.zeros(0, np.int64)
-    lang = np.concatenate([np.asarray(t["language"].to_pylist(), dtype=object) for _, t in tables]) \
-        if n else np.zeros(0, object)
     # Account index = position in a random permutation, so that the first accounts are a random
     # fit sample and text arrives in index order.
     order = rng.permutation(n)
