@@ -91,3 +91,13 @@ def test_cli_export_convokit_round_trip(tiny_forum, tmp_path, capsys):
     assert root.tag.endswith("gexf")
     assert main(["export", "--case", str(case), "--format", "csv", "--out", str(tmp_path / "csv")]) == 0
     assert (tmp_path / "csv" / "nodes.csv").exists() and (tmp_path / "csv" / "edges.csv").exists()
+
+
+def test_cli_aliases_runs_and_says_leads(tiny_forum, tmp_path, capsys):
+    case = tmp_path / "case"
+    assert main(["ingest", str(tiny_forum), "--case", str(case)]) == 0
+    capsys.readouterr()
+    assert main(["aliases", "--case", str(case), "--out", str(tmp_path / "a.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "0 accounts with enough text were linked, 3 are too thin" in text  # 3 posting members, too little text
+    assert "never identifications" in text and (tmp_path / "a.csv").exists()
