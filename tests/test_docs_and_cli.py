@@ -101,3 +101,17 @@ def test_cli_aliases_runs_and_says_leads(tiny_forum, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "0 accounts with enough text were linked, 3 are too thin" in text  # 3 posting members, too little text
     assert "never identifications" in text and (tmp_path / "a.csv").exists()
+
+
+def test_every_step_has_an_analysis_page_naming_its_tables_and_parameters():
+    from forumscope.pipeline.registry import all_steps, get_step
+
+    for name in all_steps():
+        step = get_step(name)
+        page = REPO / "docs" / "analyses" / f"{name.replace('_', '-')}.md"
+        assert page.exists(), page
+        text = page.read_text()
+        for table in step.outputs:
+            assert table in text, (name, table)
+        for p in step.params:
+            assert p.name in text, (name, p.name)
