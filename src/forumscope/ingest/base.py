@@ -19,7 +19,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, BinaryIO, Callable, Iterator, Mapping, Sequence
 
 BATCH_ROWS = 50_000  # readers flush batches of about this many records
 
@@ -136,3 +136,32 @@ class Batcher:
 
 
 ReaderFactory = Callable[[], Reader]
+
+
+def read_line(fh: BinaryIO, limit: int) -> tuple[bytes, int, bool]:
+    """Next line as read (ending kept, at most ``limit`` bytes), its full length in bytes, and whether it
+    was longer than ``limit`` (the rest is skipped without being held in memory). ``(b"", 0, False)`` at EOF."""
+    raw = fh.readline(limit)
+    size = len(raw)
+    too_long = False
+    if size == limit and not raw.endswith(b"\n"):
+        too_long = True
+        while True:
+            more = fh.readline(1 << 20)
+            size += len(more)
+            if not more or more.endswith(b"\n"):
+                break
+    return raw, size, too_long
+
+
+def read_lines(fh: BinaryIO, limit: int, start: int = 1) -> Iterator[tuple[int, int, bytes, bool]]:
+    """Yield ``(line number counted from start, byte offset, line without its ending, too_long)``."""
+    offset = 0
+    lineno = start
+    while True:
+        raw, size, too_long = read_line(fh, limit)
+        if not size:
+            return
+        yield lineno, offset, raw.rstrip(b"\n").rstrip(b"\r"), too_long
+        lineno += 1
+        offset += size

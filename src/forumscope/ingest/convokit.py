@@ -32,14 +32,14 @@ from __future__ import annotations
 import hashlib
 from array import array
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import ijson
 import numpy as np
 import orjson
 
 from forumscope.errors import InputError
-from forumscope.ingest.base import BATCH_ROWS, Batcher, ReadOptions, Reader, Sink
+from forumscope.ingest.base import BATCH_ROWS, Batcher, ReadOptions, Reader, Sink, read_lines
 
 PLATFORM = "convokit"
 DEFAULT_BOARD = "main"
@@ -183,28 +183,6 @@ def _board_of(meta: dict[str, Any]) -> str | None:
     return None
 
 
-def _read_lines(fh: BinaryIO, limit: int) -> Iterator[tuple[int, int, bytes, bool]]:
-    """Yield ``(1-based line, byte offset, line without its ending, too_long)``."""
-    offset = 0
-    lineno = 0
-    while True:
-        raw = fh.readline(limit)
-        if not raw:
-            return
-        lineno += 1
-        size = len(raw)
-        too_long = False
-        if size == limit and not raw.endswith(b"\n"):
-            too_long = True
-            while True:
-                more = fh.readline(1 << 20)
-                size += len(more)
-                if not more or more.endswith(b"\n"):
-                    break
-        yield lineno, offset, raw.rstrip(b"\n").rstrip(b"\r"), too_long
-        offset += size
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -322,7 +300,7 @@ class _Run:
         source = self.options.label(f)
         pending: list[tuple[str, int, int]] = []  # speakers to check against speakers.json
         with f.open("rb") as fh:
-            for line, off, raw, too_long in _read_lines(fh, self.limit):
+            for line, off, raw, too_long in read_lines(fh, start=1, limit=self.limit):
                 def reject(reason: str) -> None:
                     self.sink.reject("posts", source, reason, line=line, offset=off, excerpt=_excerpt(raw))
 

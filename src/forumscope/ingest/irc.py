@@ -39,10 +39,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any
 
 from forumscope.errors import InputError
-from forumscope.ingest.base import BATCH_ROWS, Batcher, ReadOptions, Reader, Sink
+from forumscope.ingest.base import BATCH_ROWS, Batcher, ReadOptions, Reader, Sink, read_lines
 
 PLATFORM = "irc"
 DEFAULT_BOARD = "irc"
@@ -115,28 +115,6 @@ def annotation_file(path: Path) -> Path:
     return path.with_name(stem_of(path) + ".annotation.txt")
 
 
-def _read_lines(fh: BinaryIO, limit: int) -> Iterator[tuple[int, int, bytes, bool]]:
-    """Yield ``(0-based line, byte offset, line without its ending, too_long)``."""
-    offset = 0
-    lineno = 0
-    while True:
-        raw = fh.readline(limit)
-        if not raw:
-            return
-        size = len(raw)
-        too_long = False
-        if size == limit and not raw.endswith(b"\n"):
-            too_long = True
-            while True:
-                more = fh.readline(1 << 20)
-                size += len(more)
-                if not more or more.endswith(b"\n"):
-                    break
-        yield lineno, offset, raw.rstrip(b"\n").rstrip(b"\r"), too_long
-        lineno += 1
-        offset += size
-
-
 def _excerpt(raw: bytes) -> str:
     return raw[: _EXCERPT_CHARS * 4].decode("utf-8", "backslashreplace")[:_EXCERPT_CHARS]
 
@@ -204,7 +182,7 @@ def _scan_file(f: Path, hour: int | None, limit: int) -> _FileScan:
     noon_drop = False  # a drop from hour 12 to a smaller hour (12:59 -> 01:00 on a 12-hour clock)
     prev_h: int | None = None
     with f.open("rb") as fh:
-        for lineno, _off, raw, too_long in _read_lines(fh, limit):
+        for lineno, _off, raw, too_long in read_lines(fh, start=0, limit=limit):
             scan.n_lines = lineno + 1
             if too_long:
                 continue
@@ -327,7 +305,7 @@ class _Run:
     def _find_channel(self) -> str | None:
         for f in self.files:
             with f.open("rb") as fh:
-                for _lineno, _off, raw, too_long in _read_lines(fh, self.limit):
+                for _lineno, _off, raw, too_long in read_lines(fh, start=0, limit=self.limit):
                     if not too_long and raw.startswith(b"=== "):
                         m = CHANNEL_SCAN_RE.match(raw)
                         if m:
@@ -383,7 +361,7 @@ class _Run:
         b = self.batcher
 
         with f.open("rb") as fh:
-            for li, off, raw, too_long in _read_lines(fh, self.limit):
+            for li, off, raw, too_long in read_lines(fh, start=0, limit=self.limit):
                 line = li + 1
                 if li >= len(kinds):  # the file grew since the first pass
                     kinds.extend(bytes(li + 1 - len(kinds)))
@@ -519,7 +497,7 @@ class _Run:
         self.sink.evidence(ann, display=source)
         seen: set[tuple[int, int]] = set()
         with ann.open("rb") as fh:
-            for li, off, raw, too_long in _read_lines(fh, self.limit):
+            for li, off, raw, too_long in read_lines(fh, start=0, limit=self.limit):
                 line = li + 1
 
                 def reject(reason: str) -> None:

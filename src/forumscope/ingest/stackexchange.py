@@ -34,10 +34,10 @@ import re
 from bisect import bisect_right
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Callable
+from typing import Any, Callable
 
 from forumscope.errors import InputError
-from forumscope.ingest.base import BATCH_ROWS, Batcher, ReadOptions, Reader, Sink
+from forumscope.ingest.base import BATCH_ROWS, Batcher, ReadOptions, Reader, Sink, read_line
 
 PLATFORM = "stackexchange"
 
@@ -672,19 +672,6 @@ class _Run:
 # ------------------------------------------------------------- the scanner
 
 
-def _read_line(fh: BinaryIO, limit: int) -> tuple[bytes, int]:
-    """Next line (at most ``limit`` bytes kept) and its full length in bytes."""
-    raw = fh.readline(limit)
-    size = len(raw)
-    if size == limit and not raw.endswith(b"\n"):  # over-long line: skip the rest of it
-        while True:
-            more = fh.readline(1 << 20)
-            size += len(more)
-            if not more or more.endswith(b"\n"):
-                break
-    return raw, size
-
-
 def _scan(f: Path, source: str, root: str, table: str, handler: Callable[[dict[str, str], dict[str, Any]], None],
           sink: Sink, max_record_bytes: int) -> None:
     """Read one dump file line by line; hand decoded rows to ``handler``. ``source`` is the
@@ -698,7 +685,7 @@ def _scan(f: Path, source: str, root: str, table: str, handler: Callable[[dict[s
     limit = max(1024, max_record_bytes + 2)  # room for the line ending
     with f.open("rb") as fh:
         while True:
-            raw, size = _read_line(fh, limit)
+            raw, size, _too_long = read_line(fh, limit)
             if not size:
                 break
             lineno += 1
