@@ -5,56 +5,25 @@ forum -> case -> ConvoKit corpus -> another case (same posts, users and threads)
 
 from __future__ import annotations
 
-import collections
 import json
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pytest
 
 from forumscope.errors import InputError, UsageError
-from forumscope.ingest.base import ReadOptions, Sink
+from forumscope.ingest.base import ReadOptions
 from forumscope.ingest.convokit import ConvoKitReader, IdSet
-from forumscope.model.schema import TABLES
+from conftest import RecordingSink as _RecordingSink
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-class RecordingSink(Sink):
-    """Records everything a reader hands over; checks column names against the model."""
+class RecordingSink(_RecordingSink):
+    """The shared recording sink, also checking that values are plain (the ConvoKit reader converts)."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
-        self.rejects: list[dict[str, Any]] = []
-        self.evidences: list[Path] = []
-        self.skips: list[tuple[str, str]] = []
-
-    def emit(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
-        allowed = set(TABLES[table].field_names) | {"_source", "_line", "_offset"}
-        unknown = set(columns) - allowed
-        if unknown:
-            raise KeyError(f"{table}: unknown columns {sorted(unknown)}")
-        lengths = {len(v) for v in columns.values()}
-        assert len(lengths) == 1
-        n = lengths.pop()
-        for i in range(n):
-            row = {k: v[i] for k, v in columns.items()}
-            for k, v in row.items():
-                assert v is None or isinstance(v, (str, int, float, bool)), (table, k, v)
-            self.rows[table].append(row)
-
-    def emit_file(self, table: str, path: Path, fmt: str, source: str) -> None:  # pragma: no cover
-        raise AssertionError("the ConvoKit reader streams batches")
-
-    def reject(self, table, source, reason, *, line=None, offset=None, record=None, excerpt=None) -> None:
-        self.rejects.append(dict(table=table, source=source, reason=reason, line=line, offset=offset,
-                                 record=record, excerpt=excerpt))
-
-    def evidence(self, path, *, display=None, member=None, sha256=None, size=None, status="ingested") -> None:
-        self.evidences.append(Path(path))
-
-    def skipped(self, source: str, reason: str) -> None:
-        self.skips.append((source, reason))
+        super().__init__(plain_values=True)
 
 
 def read(path: Path, **opts: Any) -> RecordingSink:

@@ -9,52 +9,21 @@ import collections
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pytest
 
 from forumscope.ingest import irc
-from forumscope.ingest.base import ReadOptions, Sink
+from forumscope.ingest.base import ReadOptions
 from forumscope.ingest.irc import IrcReader, scrub
-from forumscope.model.schema import TABLES
+from conftest import RecordingSink as _RecordingSink
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "irc-ubuntu-disentangle"
 SPLITS = ["dev", "test"]
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data/irc-ubuntu-disentangle not present")
 
 
-class RecordingSink(Sink):
-    """Records everything a reader hands over; checks column names against the model."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
-        self.rejects: list[dict[str, Any]] = []
-        self.evidences: list[Path] = []
-        self.skips: list[tuple[str, str]] = []
-
-    def emit(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
-        allowed = set(TABLES[table].field_names) | {"_source", "_line", "_offset"}
-        unknown = set(columns) - allowed
-        if unknown:
-            raise KeyError(f"{table}: unknown columns {sorted(unknown)}")
-        lengths = {len(v) for v in columns.values()}
-        assert len(lengths) == 1
-        n = lengths.pop()
-        for i in range(n):
-            self.rows[table].append({k: v[i] for k, v in columns.items()})
-
-    def emit_file(self, table: str, path: Path, fmt: str, source: str) -> None:  # pragma: no cover
-        raise AssertionError("the IRC reader streams batches")
-
-    def reject(self, table, source, reason, *, line=None, offset=None, record=None, excerpt=None) -> None:
-        self.rejects.append(dict(table=table, source=source, reason=reason, line=line, offset=offset,
-                                 record=record, excerpt=excerpt))
-
-    def evidence(self, path, *, display=None, member=None, sha256=None, size=None, status="ingested") -> None:
-        self.evidences.append(Path(path))
-
-    def skipped(self, source: str, reason: str) -> None:
-        self.skips.append((source, reason))
+RecordingSink = _RecordingSink
 
 
 def read(path: Path, **opts: Any) -> RecordingSink:

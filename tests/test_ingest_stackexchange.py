@@ -9,67 +9,22 @@ import time
 import tracemalloc
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import pytest
 
 from forumscope.errors import InputError
 from forumscope.ingest import stackexchange as se
-from forumscope.ingest.base import ReadOptions, Sink
+from forumscope.ingest.base import ReadOptions
 from forumscope.ingest.stackexchange import StackExchangeReader, html_to_text, parse_row
-from forumscope.model.schema import TABLES
+from conftest import RecordingSink as _RecordingSink
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL_DUMPS = ["se-bicycles-meta", "se-cardano", "se-conlang-meta", "se-history-meta"]
 HEAD = "\ufeff<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n"
 
 
-class RecordingSink(Sink):
-    """Records everything a reader hands over; checks column names against the model."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
-        self.batches: dict[str, list[int]] = collections.defaultdict(list)
-        self.rejects: list[dict[str, Any]] = []
-        self.evidences: list[tuple[Path, dict[str, Any]]] = []
-        self.skips: list[tuple[str, str]] = []
-        self.progressed = 0
-
-    def emit(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
-        allowed = set(TABLES[table].field_names) | {"_source", "_line", "_offset"}
-        unknown = set(columns) - allowed
-        if unknown:
-            raise KeyError(f"{table}: unknown columns {sorted(unknown)}")
-        lengths = {len(v) for v in columns.values()}
-        assert len(lengths) == 1
-        n = lengths.pop()
-        self.batches[table].append(n)
-        for i in range(n):
-            self.rows[table].append({k: v[i] for k, v in columns.items()})
-
-    def emit_file(self, table: str, path: Path, fmt: str, source: str) -> None:  # pragma: no cover
-        raise AssertionError("the Stack Exchange reader streams batches")
-
-    def reject(self, table, source, reason, *, line=None, offset=None, record=None, excerpt=None) -> None:
-        self.rejects.append(dict(table=table, source=source, reason=reason, line=line, offset=offset,
-                                 record=record, excerpt=excerpt))
-
-    def evidence(self, path, *, display=None, member=None, sha256=None, size=None, status="ingested") -> None:
-        self.evidences.append((Path(path), {"status": status}))
-
-    def skipped(self, source: str, reason: str) -> None:
-        self.skips.append((source, reason))
-
-    def progress(self, n_bytes: int) -> None:
-        self.progressed += n_bytes
-
-    # helpers
-    def by_id(self, table: str) -> dict[str, dict[str, Any]]:
-        return {r["id"]: r for r in self.rows[table]}
-
-    def strip(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The row without provenance columns and without empty values."""
-        return {k: v for k, v in row.items() if not k.startswith("_") and v is not None}
+RecordingSink = _RecordingSink
 
 
 def write_dump(folder: Path, name: str, rows: Sequence[str], *, root: str | None = None,
@@ -214,10 +169,10 @@ def test_forum_boards_ranks_and_evidence(tiny: Path) -> None:
     boards = sink.by_id("boards")
     assert set(boards) == {"questions", "tag-wiki", "other"}
     assert all(b["forum_id"] == "bikes-site" for b in boards.values())
-    assert sorted(p.name for p, _ in sink.evidences) == sorted(
+    assert sorted(p.name for p, _ in sink.evidence_meta) == sorted(
         ["Posts.xml", "Users.xml", "Comments.xml", "Votes.xml", "Badges.xml", "PostHistory.xml",
          "PostLinks.xml", "Tags.xml"])
-    assert all(meta["status"] == "ingested" for _, meta in sink.evidences)
+    assert all(meta["status"] == "ingested" for _, meta in sink.evidence_meta)
     assert sink.progressed == sum((tiny / n).stat().st_size for n in se.DUMP_FILES)
     ranks = sink.rows["ranks"]
     assert [r["min_reputation"] for r in ranks] == [
@@ -504,7 +459,7 @@ def test_billion_laughs_is_refused_fast(tmp_path: Path) -> None:
     assert err.value.path == str(tmp_path / "Posts.xml") and err.value.line == 2
     assert "Posts.xml" in str(err.value) and "line 2" in str(err.value)
     assert sink.rows == {}  # refused before anything was emitted, from any file
-    assert sink.evidences == [(tmp_path / "Posts.xml", {"status": "refused"})]
+    assert sink.evidence_meta == [(tmp_path / "Posts.xml", {"status": "refused"})]
 
 
 def test_entity_declaration_anywhere_is_refused(tmp_path: Path) -> None:
@@ -623,7 +578,7 @@ def test_real_dump_every_row_accounted_for(real, name: str) -> None:
     folder, sink, _ = real[name]
     assert sink.rejects == []
     files = sorted(p for p in folder.glob("*.xml"))
-    assert files and sorted(p.name for p, _ in sink.evidences) == [p.name for p in files]
+    assert files and sorted(p.name for p, _ in sink.evidence_meta) == [p.name for p in files]
     emitted = collections.Counter(r["_source"] for t in set(PRIMARY.values()) for r in sink.rows[t]
                                   if Path(r["_source"]).name in PRIMARY
                                   and PRIMARY[Path(r["_source"]).name] == t)
