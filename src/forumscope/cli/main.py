@@ -28,8 +28,7 @@ from forumscope.errors import ForumscopeError, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
                   help="forumscope: measure the operating model of an online forum community from its data.")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from forumscope.cli.console import err, out  # noqa: E402 - shared with the area modules
 
 
 def _version(value: bool) -> None:
@@ -313,6 +312,17 @@ def demo(
     out.print("3/3 the case:")
     info(case=case_dir, as_json=False)
     out.print(f"\nplanted truth for checking analyses: {escape(str(forum_dir / 'truth.json'))}")
+
+
+def _register_areas() -> None:
+    """Commands that live in their own modules (discourse, coding, report)."""
+    from forumscope.cli import coding, discourse, report
+
+    for area in (discourse, coding, report):
+        area.register(app)
+
+
+_register_areas()
 
 
 def main(argv: list[str] | None = None) -> int:
