@@ -30,7 +30,7 @@ from forumscope.model.schema import BIGINT, BOOLEAN, DOUBLE, TABLES, TIMESTAMP, 
 
 # Tables in the order they are finished (later ones derive fields from earlier ones).
 ORDER = ["forums", "boards", "users", "ranks", "groups", "memberships", "threads", "posts",
-         "interactions", "attachments", "private_messages", "events", "badges", "tags"]
+         "interactions", "attachments", "private_messages", "events", "badges", "tags", "contacts"]
 PROV = ("_source", "_line", "_offset")
 # Text fields keep empty strings; every other VARCHAR field treats '' as missing.
 TEXT_FIELDS = {"name", "title", "text", "raw", "description", "profile_text", "subject", "detail",

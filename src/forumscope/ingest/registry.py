@@ -14,6 +14,14 @@ READERS: dict[str, str] = {
     "convokit": "forumscope.ingest.convokit:ConvoKitReader",
     "irc": "forumscope.ingest.irc:IrcReader",
     "canonical": "forumscope.ingest.canonical:CanonicalReader",
+    # forum-engine SQL dumps (docs/engines/): "sqldump" recognises the engine, the others name it
+    "sqldump": "forumscope.ingest.sqldump:SqlDumpReader",
+    "phpbb": "forumscope.ingest.sqldump:PhpbbDumpReader",
+    "smf": "forumscope.ingest.sqldump:SmfDumpReader",
+    "mybb": "forumscope.ingest.sqldump:MybbDumpReader",
+    "vbulletin": "forumscope.ingest.sqldump:VbulletinDumpReader",
+    "xenforo": "forumscope.ingest.sqldump:XenforoDumpReader",
+    "discourse": "forumscope.ingest.sqldump:DiscourseDumpReader",
 }
 
 

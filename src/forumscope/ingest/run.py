@@ -69,7 +69,10 @@ def ingest(sources: Sequence[str | Path], case: str | Path | Case, fmt: str = "a
     """
     started = dt.datetime.now()
     options = options or ReadOptions()
-    paths = [Path(s) for s in sources]
+    from forumscope.ingest.sqldump import is_db_url, mask_url  # live forum databases (docs/engines/README.md)
+
+    urls = [str(s) for s in sources if is_db_url(str(s))]
+    paths = [Path(s) for s in sources if not is_db_url(str(s))]
     for p in paths:
         if not p.exists():
             raise InputError("no such file or folder", path=str(p))
@@ -102,8 +105,15 @@ def ingest(sources: Sequence[str | Path], case: str | Path | Case, fmt: str = "a
     if not dry_run:
         con.execute("INSERT INTO ingest_runs (id, started_at, format, sources, forum_id, status, forumscope_version) "
                     "VALUES (?, ?, ?, ?, ?, 'running', ?)",
-                    [run_id, utcnow(), fmt, json.dumps([_display(p) for p in paths]), options.forum_id, __version__])
+                    [run_id, utcnow(), fmt, json.dumps([_display(p) for p in paths] + [mask_url(u) for u in urls]),
+                     options.forum_id, __version__])
     try:
+        for url in urls:
+            reader = get_reader("sqldump" if fmt == "auto" else fmt)
+            if not hasattr(reader, "read_url"):
+                raise InputError(f"format {fmt} cannot read a database URL", path=mask_url(url))
+            formats.append(reader.name)
+            reader.read_url(url, loader, options)
         for p in paths:
             target, opts = p, options
             if archive.is_archive(p):
@@ -162,7 +172,7 @@ def ingest(sources: Sequence[str | Path], case: str | Path | Case, fmt: str = "a
         assert the_case is not None
         the_case.append_evidence(result.evidence)
         the_case.audit("ingest", argv if argv is not None else list(sys.argv), "ok", ingest_run_id=run_id,
-                       sources=[_display(p) for p in paths])
+                       sources=[_display(p) for p in paths] + [mask_url(u) for u in urls])
         if own_case:
             the_case.close()
     return IngestResult(run_id=run_id, formats=formats, counts=result.counts, skipped=dict(result.skipped),
