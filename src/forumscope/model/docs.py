@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forumscope.model.schema import DATA_TABLES, PROVENANCE_TABLES, Table
+from forumscope.model.schema import CODING_TABLES, DATA_TABLES, PROVENANCE_TABLES, Table
 from forumscope.store.settings import SETTINGS
 
 # How each importer fills each table (the per-field detail is in docs/formats/<format>.md).
@@ -76,6 +76,13 @@ def render_data_model() -> str:
         lines += _field_table(t)
         fills = FILLS.get(t.name, {})
         lines += ["", "Filled by: " + "; ".join(f"**{imp}**: {fills.get(imp, '-')}" for imp in IMPORTERS) + ".", ""]
+    lines += ["## Human coding tables", "",
+              "Written only by `forumscope coding import` (docs/coding.md), never by a forum reader: a canonical",
+              "file of this name is not forum data and is refused.", ""]
+    for t in CODING_TABLES:
+        lines += [f"### `{t.name}`", "", t.doc, "", f"Key: `({', '.join(t.key)})`.", ""]
+        lines += _field_table(t)
+        lines += [""]
     lines += ["## Provenance tables", ""]
     for t in PROVENANCE_TABLES:
         lines += [f"### `{t.name}`", "", t.doc, ""]

@@ -36,7 +36,7 @@ class Table:
     doc: str
     fields: tuple[Field, ...]
     key: tuple[str, ...]
-    kind: str = "data"  # "data" (forum records) or "provenance"
+    kind: str = "data"  # "data" (forum records), "coding" (human coders' work) or "provenance"
     fill_rules: tuple[str, ...] = field(default=())
 
     @property
@@ -246,6 +246,31 @@ _t(Table("tags", "Tags used to label threads.", (
     F("wiki_post_id", VARCHAR, False, "Post holding the tag's wiki."),
 ), key=("forum_id", "id")))
 
+_t(Table("contacts", "Keyed pseudonyms of members' e-mail addresses and IP addresses, kept only when the case sets privacy.store_contact_pseudonyms; never in clear (SAFETY.md). One row per member, kind and pseudonym.", (
+    FORUM_ID,
+    F("id", VARCHAR, True, "Row id: `<kind>:<user_id>:<pseudonym>`."),
+    F("user_id", VARCHAR, False, "Member (`users.id`); empty for guests."),
+    F("kind", VARCHAR, False, "email or ip."),
+    F("pseudonym", VARCHAR, False, "HMAC-SHA256 of the value with the case key (`E-...` for e-mails, `I-...` for IPs)."),
+    F("first_seen_at", TIMESTAMP, False, "Earliest time a source record carries it (registration, post, message)."),
+    F("last_seen_at", TIMESTAMP, False, "Latest such time."),
+    F("records", BIGINT, False, "Source records carrying it (registration, posts, private messages)."),
+), key=("forum_id", "id")))
+
+_t(Table("human_codes", "Codes given by human coders in coding sheets (`forumscope coding import`, docs/coding.md): one row per item, code and coder. Model tags are never stored here.", (
+    FORUM_ID,
+    F("post_id", VARCHAR, True, "Coded post (`posts.id`)."),
+    F("sentence_no", BIGINT, False, "Sentence of the post for sentence-level coding; empty = the whole post."),
+    F("codebook", VARCHAR, True, "Codebook id."),
+    F("codebook_version", VARCHAR, False, "Codebook version the sheet was made with."),
+    F("code", VARCHAR, True, "Code id of the codebook."),
+    F("coder", VARCHAR, True, "Name of the human coder."),
+    F("value", BOOLEAN, True, "True: the coder judged that the code applies; false: that it does not."),
+    F("sheet", VARCHAR, False, "Coding sheet the value came from (its path as given at import)."),
+    F("line", BIGINT, False, "Line of the sheet (1 = the header)."),
+    F("imported_at", TIMESTAMP, False, "When the sheet was imported (UTC)."),
+), key=("forum_id", "post_id", "sentence_no", "codebook", "code", "coder"), kind="coding"))
+
 # ---------------------------------------------------------------- provenance
 
 _t(Table("ingest_runs", "One row per `forumscope ingest` run.", (
@@ -317,6 +342,7 @@ _t(Table("runs", "One row per analysis step run: parameters, versions, input fin
 
 DATA_TABLES = [t for t in TABLES.values() if t.kind == "data"]
 PROVENANCE_TABLES = [t for t in TABLES.values() if t.kind == "provenance"]
+CODING_TABLES = [t for t in TABLES.values() if t.kind == "coding"]
 
 # Vocabularies (documented; values outside them are kept but flagged).
 INTERACTION_KINDS = (

@@ -19,6 +19,7 @@ STEPS: dict[str, str] = {
     "disruption": "forumscope.analyze.disruption:DisruptionStep",
     "rhythm": "forumscope.analyze.rhythm:RhythmStep",
     "aliases": "forumscope.analyze.aliases:AliasesStep",
+    "discourse": "forumscope.discourse.step:DiscourseStep",
 }
 
 

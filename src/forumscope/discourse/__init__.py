@@ -1,0 +1,1 @@
+"""Discourse mechanisms: codebooks as data, layered tagging, aggregates (docs/analyses/discourse.md)."""

@@ -1,0 +1,384 @@
+"""The discourse step: tag posts and sentences with a codebook's codes, layer by layer, and aggregate.
+
+Posts are streamed from the case in Arrow batches (``batch_size`` posts at a time; texts are never
+all in memory). For each batch: the language of each post (lingua, restricted to ``languages``),
+the scores of every layer for each post and, with ``sentence_level``, for each sentence; positive
+tags (score >= the layer's threshold) are kept. With two or more layers a ``combined`` layer is
+added (``combine``: ``any`` = a code is tagged when any layer tags it, ``all`` = when all do,
+``mean`` = when the mean of the layers' rescaled scores passes 0.5). Aggregates are computed in
+DuckDB from the tags: prevalence per forum, board, month, language and member; co-occurrence of
+codes; the codes of replies to help-seeking posts. See docs/analyses/discourse.md.
+
+Example::
+
+    from forumscope.pipeline.runner import run_steps
+    run_steps(case, ["discourse"], {"discourse": {"codebook": "operating-model", "layers": ("rules", "fast")}})
+    case.sql("SELECT code, share FROM discourse_prevalence WHERE dimension = 'all' AND layer = 'combined'")
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from forumscope.discourse.codebook import load_codebook
+from forumscope.discourse.language import DEFAULT_LANGUAGES, LanguageIdentifier
+from forumscope.discourse.layers import LAYER_NAMES, check_scores, make_layer
+from forumscope.discourse.sentences import split_sentences
+from forumscope.errors import ConfigError
+from forumscope.pipeline.step import Param, Step, StepContext
+
+COMBINE = ("any", "all", "mean")
+S, I, F = pa.string(), pa.int64(), pa.float64()
+D = pa.dictionary(pa.int32(), pa.string())
+TAGS = pa.schema([("forum_id", D), ("post_id", S), ("sentence_no", pa.int32()), ("codebook", D), ("code", D),
+                  ("layer", D), ("score", F)])
+LANGS = pa.schema([("forum_id", D), ("post_id", S), ("language", D), ("confidence", F)])
+LAYERS_SCHEMA = pa.schema([("codebook", S), ("codebook_version", S), ("layer", S), ("model", S), ("threshold", F),
+                           ("posts_scored", I), ("sentences_scored", I), ("seconds", F), ("untrained_codes", S)])
+
+
+def _sql_str(v: str) -> str:
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _check_layers(v: tuple) -> bool:
+    return bool(v) and all(x in LAYER_NAMES for x in v) and len(set(v)) == len(v)
+
+
+def rescale(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Map a layer's scores so that its threshold lands on 0.5 (piecewise linear, monotone)."""
+    t = min(max(threshold, 1e-9), 1 - 1e-9)
+    return np.where(scores >= t, 0.5 + 0.5 * (scores - t) / (1 - t), 0.5 * scores / t)
+
+
+def combine_scores(per_layer: list[np.ndarray], thresholds: list[float], how: str) -> np.ndarray:
+    r = np.stack([rescale(s, t) for s, t in zip(per_layer, thresholds)])
+    if how == "any":
+        return r.max(axis=0)
+    if how == "all":
+        return r.min(axis=0)
+    return r.mean(axis=0)
+
+
+class DiscourseStep(Step):
+    name = "discourse"
+    description = ("Discourse mechanisms: posts and sentences tagged with a codebook's codes by rules, a fast "
+                   "hashed n-gram model, MiniLM embeddings or a supervised model; languages; prevalence, "
+                   "co-occurrence and the answers to help-seeking posts.")
+    inputs = ("posts", "threads", "interactions")
+    outputs = {
+        "discourse_tags": "Positive tags per post (sentence_no NULL) and sentence: codebook, code, layer, score.",
+        "discourse_languages": "Detected language per post (ISO 639-1 or unknown) with lingua's confidence.",
+        "discourse_prevalence": "Share of posts carrying each code, overall and per board, month, language and "
+                                "member, with the denominators.",
+        "discourse_cooccurrence": "Posts carrying two codes, each code, and the lift of the pair.",
+        "discourse_help_responses": "The codes of replies to help-seeking posts, with the number of help posts "
+                                    "answered.",
+        "discourse_layers": "What each layer was: model, threshold, posts and sentences scored, seconds.",
+    }
+    params = (
+        Param("codebook", str, "operating-model", "Shipped codebook id or path of a codebook YAML file."),
+        Param("layers", tuple, ("rules", "fast"), "Layers to run: rules, fast, embedding, supervised.",
+              _check_layers, f"a non-empty list of distinct layers from {', '.join(LAYER_NAMES)}"),
+        Param("threshold", float, None, "Threshold for every layer (default: each layer's own, 0.5).",
+              lambda v: 0 < v < 1, "between 0 and 1"),
+        Param("combine", str, "any", "How the combined layer joins the layers: any, all or mean.",
+              lambda v: v in COMBINE, "any, all or mean"),
+        Param("sentence_level", bool, True, "Also tag each sentence (sentence_no 0, 1, ...)."),
+        Param("languages", tuple, DEFAULT_LANGUAGES, "Languages lingua chooses from (ISO 639-1).",
+              lambda v: len(v) > 0, "at least one language"),
+        Param("language_min_chars", int, 20, "Posts shorter than this (characters) get language unknown.",
+              lambda v: v >= 0, "at least 0"),
+        Param("language_accuracy", str, "high", "lingua's mode: high (slower, better on short text) or low.",
+              lambda v: v in ("high", "low"), "high or low"),
+        Param("batch_size", int, 5000, "Posts per Arrow batch.", lambda v: v >= 1, "at least 1"),
+        Param("fast_teacher", str, "rules", "What the fast layer learns from on this case: rules, embedding "
+              "(MiniLM) or none (codebook examples only).", lambda v: v in ("rules", "embedding", "none"),
+              "rules, embedding or none"),
+        Param("fast_sample", int, 20000, "Posts sampled for the fast layer's training.", lambda v: v >= 0,
+              "at least 0"),
+        Param("embedding_mode", str, "similarity", "Embedding layer: similarity (to definitions and examples) or "
+              "head (logistic head on the codebook's examples).", lambda v: v in ("similarity", "head"),
+              "similarity or head"),
+        Param("embedding_batch_size", int, 128, "Texts per MiniLM batch.", lambda v: v >= 1, "at least 1"),
+        Param("device", str, "auto", "MiniLM device: auto (GPU when torch sees one), cpu, cuda."),
+        Param("seed", int, 0, "Seed for the training sample."),
+    )
+
+    # ------------------------------------------------------------------ layers
+    def _layers(self, ctx: StepContext, codebook: Any) -> list[tuple[Any, float]]:
+        out = []
+        for name in self.layers:
+            opts: dict[str, Any] = {}
+            if self.threshold is not None:
+                opts["threshold"] = self.threshold
+            if name == "rules":
+                opts["languages"] = None
+            elif name == "fast":
+                opts.update(teacher=self.fast_teacher, sample=self.fast_sample, seed=self.seed,
+                            forum_id=ctx.forum_id)
+                if self.fast_teacher == "embedding":
+                    opts["teacher_options"] = {"mode": self.embedding_mode, "batch_size": self.embedding_batch_size,
+                                               "device": self.device}
+            elif name == "embedding":
+                opts.update(mode=self.embedding_mode, batch_size=self.embedding_batch_size, device=self.device)
+            elif name == "supervised":
+                self._check_human_codes(ctx, codebook)
+                opts["forum_id"] = ctx.forum_id
+            layer = make_layer(name, **opts)
+            t0 = time.perf_counter()
+            try:
+                layer.fit(codebook, ctx.case)
+            except ConfigError:
+                raise
+            except Exception as exc:  # the supervised layer's own errors, a model that does not load
+                msg = exc.one_line() if hasattr(exc, "one_line") else f"{type(exc).__name__}: {exc}"
+                raise ConfigError(f"layer {name} could not be prepared: {msg}") from exc
+            out.append((layer, time.perf_counter() - t0))
+        return out
+
+    def _check_human_codes(self, ctx: StepContext, codebook: Any) -> None:
+        try:
+            import forumscope.discourse.supervised  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError(f"the supervised layer is not available in this installation ({exc})") from None
+        exists = ctx.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'human_codes'"
+                                 ).fetchall()[0][0]
+        n = 0
+        if exists:
+            n = ctx.con.execute("SELECT count(*) FROM human_codes WHERE codebook = ?", [codebook.id]).fetchall()[0][0]
+        if not n:
+            raise ConfigError(f"the supervised layer needs human codes for codebook {codebook.id!r} and this case "
+                              "has none; code a sample first (forumscope coding export / coding import)")
+
+    # ------------------------------------------------------------------ compute
+    def compute(self, ctx: StepContext) -> dict[str, Any]:
+        codebook = load_codebook(self.codebook)
+        codes = codebook.code_ids
+        k = len(codes)
+        post_only = np.array([c.level == "post" for c in codebook.codes])
+        ctx.progress("discourse: preparing layers", 0.0)
+        layers = self._layers(ctx, codebook)
+        names = [layer.name for layer, _ in layers]
+        thresholds = [layer.threshold for layer, _ in layers]
+        seconds = [fit_s for _, fit_s in layers]
+        combined = len(layers) > 1
+        if combined:
+            names.append("combined")
+            thresholds.append(0.5)
+            seconds.append(0.0)
+        ident = LanguageIdentifier(self.languages, min_chars=self.language_min_chars,
+                                   low_accuracy=self.language_accuracy == "low")
+
+        where = "text IS NOT NULL AND length(trim(text)) > 0"
+        if ctx.forum_id is not None:
+            where += f" AND forum_id = {_sql_str(ctx.forum_id)}"
+        total = ctx.con.execute(f"SELECT count(*) FROM posts WHERE {where}").fetchall()[0][0]
+        cb_dict = pa.DictionaryArray.from_arrays(pa.array([0], pa.int32()), pa.array([codebook.id]))
+        code_values = pa.array(codes)
+        layer_values = pa.array(names)
+        tag_parts: list[pa.Table] = []
+        lang_parts: list[pa.Table] = []
+        n_posts = n_sents = 0
+        cur = ctx.con.cursor()  # a second connection streams posts while the first stays free
+        try:
+            reader = cur.sql(f"SELECT forum_id, id, text FROM posts WHERE {where} ORDER BY forum_id, id"
+                                 ).to_arrow_reader(self.batch_size)
+            for batch in reader:
+                if batch.num_rows == 0:
+                    continue
+                fids = batch.column(0).dictionary_encode() if not pa.types.is_dictionary(batch.column(0).type) \
+                    else batch.column(0)
+                pids = batch.column(1).cast(S)
+                texts = [t or "" for t in batch.column(2).to_pylist()]
+                langs, conf = ident.identify(texts)
+                lang_parts.append(pa.table([fids, pids, pa.array(langs).dictionary_encode(), pa.array(conf)],
+                                           schema=LANGS))
+                sent_texts: list[str] = []
+                owner: list[int] = []
+                sno: list[int] = []
+                if self.sentence_level:
+                    for i, t in enumerate(texts):
+                        for s_i, s in enumerate(split_sentences(t)):
+                            sent_texts.append(s)
+                            owner.append(i)
+                            sno.append(s_i)
+                owner_a = np.asarray(owner, dtype=np.int64)
+                sno_a = np.asarray(sno, dtype=np.int32)
+                post_scores, sent_scores = [], []
+                for li, (layer, _) in enumerate(layers):
+                    t0 = time.perf_counter()
+                    ps = check_scores(layer, layer.score(texts), len(texts), k)
+                    ss = check_scores(layer, layer.score(sent_texts), len(sent_texts), k) if sent_texts else \
+                        np.zeros((0, k))
+                    seconds[li] += time.perf_counter() - t0
+                    post_scores.append(ps)
+                    sent_scores.append(ss)
+                if combined:
+                    post_scores.append(combine_scores(post_scores, thresholds[:-1], self.combine))
+                    sent_scores.append(combine_scores(sent_scores, thresholds[:-1], self.combine) if sent_texts
+                                       else np.zeros((0, k)))
+                for li in range(len(names)):
+                    tag_parts.append(self._tags(fids, pids, None, post_scores[li], thresholds[li], li, cb_dict,
+                                                code_values, layer_values, None))
+                    if sent_texts:
+                        ss = sent_scores[li].copy()
+                        ss[:, post_only] = 0.0  # post-level codes are not tagged per sentence
+                        tag_parts.append(self._tags(fids, pids, owner_a, ss, thresholds[li], li, cb_dict,
+                                                    code_values, layer_values, sno_a))
+                n_posts += len(texts)
+                n_sents += len(sent_texts)
+                ctx.progress(f"discourse: {n_posts:,} of {total:,} posts tagged", n_posts / max(total, 1))
+        finally:
+            cur.close()
+
+        tags = pa.concat_tables(tag_parts) if tag_parts else TAGS.empty_table()
+        langs_t = pa.concat_tables(lang_parts) if lang_parts else LANGS.empty_table()
+        ctx.progress("discourse: aggregates", 1.0)
+        aggregates = self._aggregates(ctx, codebook, names, tags, langs_t)
+        untrained = [", ".join(getattr(layer, "untrained", []) or []) or None for layer, _ in layers]
+        if combined:
+            untrained.append(None)
+        layer_rows = pa.table({
+            "codebook": [codebook.id] * len(names), "codebook_version": [codebook.version] * len(names),
+            "layer": names, "model": [getattr(layer, "model", None) for layer, _ in layers] + (
+                [f"combine={self.combine} of {', '.join(names[:-1])}"] if combined else []),
+            "threshold": thresholds, "posts_scored": [n_posts] * len(names),
+            "sentences_scored": [n_sents] * len(names), "seconds": seconds, "untrained_codes": untrained,
+        }, schema=LAYERS_SCHEMA)
+        return {"discourse_tags": tags, "discourse_languages": langs_t, **aggregates, "discourse_layers": layer_rows}
+
+    @staticmethod
+    def _tags(fids: pa.Array, pids: pa.Array, owner: np.ndarray | None, scores: np.ndarray, threshold: float,
+              layer_index: int, cb_dict: pa.DictionaryArray, code_values: pa.Array, layer_values: pa.Array,
+              sno: np.ndarray | None) -> pa.Table:
+        rows, cols = np.nonzero(scores >= threshold)
+        post_idx = rows if owner is None else owner[rows]
+        take = pa.array(post_idx, pa.int64())
+        n = len(rows)
+        return pa.table([
+            fids.take(take),
+            pids.take(take),
+            pa.nulls(n, pa.int32()) if sno is None else pa.array(sno[rows], pa.int32()),
+            pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), cb_dict.dictionary),
+            pa.DictionaryArray.from_arrays(pa.array(cols.astype(np.int32)), code_values),
+            pa.DictionaryArray.from_arrays(pa.array(np.full(n, layer_index, np.int32)), layer_values),
+            pa.array(np.round(scores[rows, cols], 6), F),
+        ], schema=TAGS)
+
+    # ------------------------------------------------------------------ aggregates
+    def _aggregates(self, ctx: StepContext, codebook: Any, names: list[str], tags: pa.Table,
+                    langs: pa.Table) -> dict[str, Any]:
+        con = ctx.con
+        con.register("_dsc_tags", tags)
+        con.register("_dsc_langs", langs)
+        cb = _sql_str(codebook.id)
+        codes_sql = "[" + ", ".join(_sql_str(c) for c in codebook.code_ids) + "]"
+        layers_sql = "[" + ", ".join(_sql_str(n) for n in names) + "]"
+        try:
+            con.execute("""
+                CREATE OR REPLACE TEMP TABLE _dsc_carried AS
+                SELECT DISTINCT forum_id::VARCHAR AS forum_id, post_id, layer::VARCHAR AS layer, code::VARCHAR AS code
+                FROM _dsc_tags""")
+            con.execute("""
+                CREATE OR REPLACE TEMP TABLE _dsc_scored AS
+                SELECT l.forum_id::VARCHAR AS forum_id, l.post_id, l.language::VARCHAR AS language,
+                       coalesce(p.board_id, '(none)') AS board_id,
+                       coalesce(strftime(p.created_at, '%Y-%m'), '(none)') AS month,
+                       coalesce(p.author_id, '(guest)') AS author_id
+                FROM _dsc_langs l JOIN posts p ON p.forum_id = l.forum_id::VARCHAR AND p.id = l.post_id""")
+            prevalence = con.sql(f"""
+                WITH dims AS (
+                    SELECT forum_id, post_id, 'all' AS dimension, 'all' AS key FROM _dsc_scored
+                    UNION ALL SELECT forum_id, post_id, 'board', board_id FROM _dsc_scored
+                    UNION ALL SELECT forum_id, post_id, 'month', month FROM _dsc_scored
+                    UNION ALL SELECT forum_id, post_id, 'language', language FROM _dsc_scored
+                    UNION ALL SELECT forum_id, post_id, 'member', author_id FROM _dsc_scored),
+                denom AS (SELECT forum_id, dimension, key, count(*) AS posts FROM dims GROUP BY ALL),
+                num AS (SELECT d.forum_id, d.dimension, d.key, c.layer, c.code, count(*) AS tagged_posts
+                        FROM dims d JOIN _dsc_carried c ON c.forum_id = d.forum_id AND c.post_id = d.post_id
+                        GROUP BY ALL),
+                grid AS (SELECT unnest({layers_sql}) AS layer), cgrid AS (SELECT unnest({codes_sql}) AS code)
+                SELECT de.forum_id, {cb} AS codebook, g.layer, cg.code, de.dimension, de.key, de.posts,
+                       coalesce(n.tagged_posts, 0) AS tagged_posts,
+                       coalesce(n.tagged_posts, 0) / de.posts AS share
+                FROM denom de CROSS JOIN grid g CROSS JOIN cgrid cg
+                LEFT JOIN num n ON n.forum_id = de.forum_id AND n.dimension = de.dimension AND n.key = de.key
+                               AND n.layer = g.layer AND n.code = cg.code
+                WHERE de.dimension <> 'member' OR n.tagged_posts > 0
+                ORDER BY de.forum_id, g.layer, cg.code, de.dimension, de.key""").to_arrow_table()
+            cooccurrence = con.sql(f"""
+                WITH n AS (SELECT forum_id, count(*) AS posts FROM _dsc_scored GROUP BY 1),
+                cnt AS (SELECT forum_id, layer, code, count(*) AS posts FROM _dsc_carried GROUP BY ALL),
+                pair AS (SELECT a.forum_id, a.layer, a.code AS code_a, b.code AS code_b, count(*) AS posts_both
+                         FROM _dsc_carried a JOIN _dsc_carried b ON a.forum_id = b.forum_id AND a.post_id = b.post_id
+                              AND a.layer = b.layer AND a.code < b.code GROUP BY ALL)
+                SELECT a.forum_id, {cb} AS codebook, a.layer, a.code AS code_a, b.code AS code_b,
+                       coalesce(p.posts_both, 0) AS posts_both, a.posts AS posts_a, b.posts AS posts_b,
+                       n.posts AS posts, coalesce(p.posts_both, 0) * n.posts / (a.posts * b.posts) AS lift
+                FROM cnt a JOIN cnt b ON a.forum_id = b.forum_id AND a.layer = b.layer AND a.code < b.code
+                JOIN n ON n.forum_id = a.forum_id
+                LEFT JOIN pair p ON p.forum_id = a.forum_id AND p.layer = a.layer AND p.code_a = a.code
+                                AND p.code_b = b.code
+                ORDER BY 1, 3, 4, 5""").to_arrow_table()
+            help_responses = self._help_responses(ctx, codebook, layers_sql, codes_sql, cb)
+        finally:
+            for t in ("_dsc_carried", "_dsc_scored"):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+            con.unregister("_dsc_tags")
+            con.unregister("_dsc_langs")
+        return {"discourse_prevalence": prevalence, "discourse_cooccurrence": cooccurrence,
+                "discourse_help_responses": help_responses}
+
+    def _help_responses(self, ctx: StepContext, codebook: Any, layers_sql: str, codes_sql: str, cb: str) -> pa.Table:
+        schema = pa.schema([("forum_id", S), ("codebook", S), ("layer", S), ("reply_code", S), ("replies", I),
+                            ("help_posts", I), ("help_posts_answered", I), ("all_replies", I), ("share", F)])
+        help_code = codebook.help_seeking_code
+        if help_code is None:
+            return schema.empty_table()
+        forum = "TRUE" if ctx.forum_id is None else f"forum_id = {_sql_str(ctx.forum_id)}"
+        t = ctx.con.sql(f"""
+            WITH links AS (
+                SELECT DISTINCT forum_id, post_id AS reply_id, target_post_id AS parent_id FROM interactions
+                WHERE kind = 'reply' AND post_id IS NOT NULL AND target_post_id IS NOT NULL AND {forum}),
+            openers AS (
+                SELECT forum_id, thread_id, id FROM posts WHERE position = 0 AND thread_id IS NOT NULL AND {forum}
+                UNION SELECT forum_id, id, first_post_id FROM threads WHERE first_post_id IS NOT NULL AND {forum}),
+            flat AS (  -- posts without a reply link answer their thread's opening post
+                SELECT q.forum_id, q.id AS reply_id, o.id AS parent_id
+                FROM posts q JOIN openers o ON o.forum_id = q.forum_id AND o.thread_id = q.thread_id
+                WHERE q.id <> o.id AND {forum.replace('forum_id', 'q.forum_id')}
+                  AND NOT EXISTS (SELECT 1 FROM links l WHERE l.forum_id = q.forum_id AND l.reply_id = q.id)),
+            all_links AS (SELECT * FROM links UNION SELECT * FROM flat),
+            grid AS (SELECT unnest({layers_sql}) AS layer),
+            help AS (SELECT forum_id, post_id, layer FROM _dsc_carried WHERE code = {_sql_str(help_code)}),
+            hr AS (  -- scored replies to help posts, per layer
+                SELECT h.forum_id, h.layer, h.post_id AS help_id, a.reply_id
+                FROM help h JOIN all_links a ON a.forum_id = h.forum_id AND a.parent_id = h.post_id
+                JOIN _dsc_scored s ON s.forum_id = a.forum_id AND s.post_id = a.reply_id
+                WHERE a.reply_id <> h.post_id),
+            hp AS (SELECT forum_id, layer, count(*) AS help_posts FROM help GROUP BY ALL),
+            answered AS (SELECT forum_id, layer, count(DISTINCT help_id) AS answered,
+                                count(DISTINCT reply_id) AS all_replies FROM hr GROUP BY ALL),
+            coded AS (SELECT DISTINCT hr.forum_id, hr.layer, hr.reply_id, c.code FROM hr
+                      LEFT JOIN _dsc_carried c ON c.forum_id = hr.forum_id AND c.post_id = hr.reply_id
+                                               AND c.layer = hr.layer),
+            by_code AS (SELECT forum_id, layer, coalesce(code, 'none') AS reply_code,
+                               count(DISTINCT reply_id) AS replies
+                        FROM coded GROUP BY ALL),
+            forums AS (SELECT DISTINCT forum_id FROM _dsc_scored),
+            cg AS (SELECT unnest({codes_sql} || ['none']) AS reply_code)
+            SELECT f.forum_id, {cb} AS codebook, g.layer, cg.reply_code, coalesce(b.replies, 0) AS replies,
+                   coalesce(hp.help_posts, 0) AS help_posts, coalesce(an.answered, 0) AS help_posts_answered,
+                   coalesce(an.all_replies, 0) AS all_replies,
+                   CASE WHEN coalesce(an.all_replies, 0) > 0 THEN coalesce(b.replies, 0) / an.all_replies END AS share
+            FROM forums f CROSS JOIN grid g CROSS JOIN cg
+            LEFT JOIN by_code b ON b.forum_id = f.forum_id AND b.layer = g.layer AND b.reply_code = cg.reply_code
+            LEFT JOIN hp ON hp.forum_id = f.forum_id AND hp.layer = g.layer
+            LEFT JOIN answered an ON an.forum_id = f.forum_id AND an.layer = g.layer
+            ORDER BY 1, 3, 4""").to_arrow_table()
+        return t.cast(schema)

@@ -1,0 +1,153 @@
+"""The layers on hand-made text: rules semantics, sentences, languages, the fast pass, combining."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forumscope.discourse.codebook import load_codebook, parse_codebook
+from forumscope.discourse.fast import FastLayer, examples_matrix
+from forumscope.discourse.language import LanguageIdentifier
+from forumscope.discourse.layers import Layer, check_scores, make_layer
+from forumscope.discourse.rules import RulesLayer
+from forumscope.discourse.sentences import split_sentences
+from forumscope.discourse.step import combine_scores, rescale
+from forumscope.errors import ConfigError
+
+MINI = """\
+id: mini
+version: "1"
+languages: [en, de]
+codes:
+  - id: stop
+    label: Wants to stop
+    definition: The writer wants to stop.
+    examples: ["I want to quit this for good.", "How do I stop doing it?"]
+    lexicon:
+      en: [want to stop, don't want, quit*]
+      de: [aufhören]
+  - id: offer
+    label: Offer
+    definition: Offers a file.
+    examples: ["Uploaded the patch, grab it.", "Sharing my fixed build here."]
+    lexicon:
+      en: ["[rel]", uploaded]
+    patterns:
+      en: ['^\\s*here you go\\b']
+"""
+
+
+@pytest.fixture
+def mini():
+    return parse_codebook(MINI, "mini.yaml")
+
+
+def test_rules_semantics(mini):
+    layer = RulesLayer()
+    layer.fit(mini)
+    assert isinstance(layer, Layer)
+    texts = [
+        "I want to stop.",                       # phrase
+        "I WANT   TO\nSTOP and I don\u2019t want this",  # case, white space, curly apostrophe: 2 hits
+        "quitting is hard, I quit",              # wildcard: quitting, quit
+        "I wanted to stopover",                  # word boundaries: no hit
+        "[REL] uploaded",                        # punctuation entry + word
+        "Here you go, the file",                 # pattern at the start
+        "well, here you go",                     # pattern anchored: no hit
+        "Ich will aufhören",                     # German lexicon
+        "",
+    ]
+    h = layer.hits(texts)
+    assert h[:, 0].tolist() == [1, 2, 2, 0, 0, 0, 0, 1, 0]
+    assert h[:, 1].tolist() == [0, 0, 0, 0, 2, 1, 0, 0, 0]
+    s = layer.score(texts)
+    assert s[0, 0] == 0.5 and s[1, 0] == pytest.approx(2 / 3) and s[3, 0] == 0.0
+    only_en = RulesLayer(languages=("en",))
+    only_en.fit(mini)
+    assert only_en.hits(["Ich will aufhören"])[0, 0] == 0
+
+
+def test_rules_refuses_short_wildcards():
+    cb = parse_codebook(MINI.replace("quit*", "qu*"), "m.yaml")
+    with pytest.raises(ConfigError, match="at least 3 letters"):
+        RulesLayer().fit(cb)
+
+
+def test_sentences():
+    assert split_sentences("I want to stop. How did you quit?\ncheers") == [
+        "I want to stop.", "How did you quit?\ncheers"]
+    assert split_sentences("Use e.g. the old one. Dr. Smith said so!! Really??") == [
+        "Use e.g. the old one.", "Dr. Smith said so!!", "Really??"]
+    assert split_sentences("") == [] and split_sentences(None) == []
+    assert split_sentences("first line here\nsecond line here") == ["first line here", "second line here"]
+
+
+def test_language_identification_is_restricted_and_short_is_unknown():
+    ident = LanguageIdentifier(("en", "de", "es"), min_chars=20)
+    langs, conf = ident.identify([
+        "The weather here is awful again, rain for seven days straight.",
+        "Das Wetter ist wieder furchtbar, seit sieben Tagen Regen.",
+        "El tiempo aquí es horrible otra vez, lluvia durante siete días.",
+        "ok thanks",
+        "@someone_with_a_long_name https://example.org/a/long/path ok",   # mentions and URLs do not count
+        None,
+    ])
+    assert langs == ["en", "de", "es", "unknown", "unknown", "unknown"]
+    assert all(0 < c <= 1 for c in conf[:3]) and np.isnan(conf[3:]).all()
+    # a language outside the set is never answered: Dutch text gets one of the configured ones
+    assert LanguageIdentifier(("en", "de")).identify(["Het weer is hier weer verschrikkelijk slecht."])[0][0] in (
+        "en", "de")
+    with pytest.raises(ConfigError, match="ISO 639-1"):
+        LanguageIdentifier(("en", "klingon"))
+
+
+def test_fast_layer_learns_from_labelled_text(mini):
+    texts, y = examples_matrix(mini)
+    assert y.shape == (4, 2) and y.sum(axis=0).tolist() == [2, 2]
+    rng = np.random.default_rng(0)
+    stop = ["I want to stop {}", "how do I quit {}", "I need to stop {} for good", "please help me quit {}"]
+    offer = ["uploaded {} for you", "sharing {} here", "new build of {} is up", "grab {} while it lasts"]
+    things = ["the patch", "the game", "the trainer", "the launcher", "the mod", "the pass"]
+    X, Y = [], []
+    for _ in range(200):
+        j = int(rng.integers(2))
+        X.append((stop if j == 0 else offer)[int(rng.integers(4))].format(things[int(rng.integers(6))]))
+        Y.append([1 - j, j])
+    layer = FastLayer(seed=1).train(mini, X, np.array(Y))
+    s = layer.score(["I really want to stop playing the trainer", "uploaded the mod, enjoy"])
+    assert s.shape == (2, 2) and s[0, 0] > 0.5 > s[0, 1] and s[1, 1] > 0.5 > s[1, 0]
+    # -1 = not labelled: a code with no positives is untrained and scores ~0
+    layer2 = FastLayer().train(mini, X, np.c_[np.array(Y)[:, :1], -np.ones((len(X), 1))])
+    assert layer2.untrained == ["offer"] and layer2.score(["uploaded"])[0, 1] < 1e-6
+
+
+def test_fast_layer_from_examples_only(mini):
+    layer = FastLayer(teacher="none")
+    layer.fit(mini)
+    s = layer.score(["How do I stop doing it?", "Uploaded the patch, grab it."])
+    assert s[0, 0] > s[0, 1] and s[1, 1] > s[1, 0]
+    with pytest.raises(ConfigError, match="no examples"):
+        FastLayer().fit(load_codebook("ward-keenan"))
+
+
+def test_make_layer_and_score_checks():
+    assert make_layer("rules").name == "rules"
+    with pytest.raises(ConfigError, match="unknown layer"):
+        make_layer("magic")
+    layer = make_layer("rules")
+    with pytest.raises(ConfigError, match="shape"):
+        check_scores(layer, np.zeros((2, 3)), 2, 2)
+    with pytest.raises(ConfigError, match="outside"):
+        check_scores(layer, np.full((1, 1), 1.5), 1, 1)
+
+
+def test_combining_layers():
+    a = np.array([[0.2, 0.6]])   # threshold 0.5: below, above
+    b = np.array([[0.9, 0.1]])   # threshold 0.8: above, below
+    assert rescale(a, 0.5).tolist() == [[0.2, 0.6]]
+    assert rescale(b, 0.8)[0, 0] == pytest.approx(0.75) and rescale(b, 0.8)[0, 1] == pytest.approx(0.0625)
+    anyc = combine_scores([a, b], [0.5, 0.8], "any")
+    allc = combine_scores([a, b], [0.5, 0.8], "all")
+    assert (anyc >= 0.5).tolist() == [[True, True]] and (allc >= 0.5).tolist() == [[False, False]]
+    both = combine_scores([np.array([[0.7]]), np.array([[0.9]])], [0.5, 0.8], "all")
+    assert both[0, 0] >= 0.5
