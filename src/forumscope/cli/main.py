@@ -55,25 +55,34 @@ def _source_bytes(paths: list[Path]) -> int:
 
 @app.command()
 def ingest(
-    sources: List[Path] = typer.Argument(..., help="Files, folders or archives (.zip, .tar, .tar.gz) to read."),
+    sources: List[str] = typer.Argument(..., help="Files, folders, archives (.zip, .tar, .tar.gz), forum-engine "
+                                        "SQL dumps (.sql, .sql.gz, .sql.zst) or a database URL (mysql://, postgresql://)."),
     case: Path = typer.Option(..., "--case", help="Case folder (created when missing)."),
-    fmt: str = typer.Option("auto", "--format", help="Source format: auto, canonical, stackexchange, convokit, irc."),
+    fmt: str = typer.Option("auto", "--format", help="Source format: auto, canonical, stackexchange, convokit, irc, "
+                            "sqldump (any forum engine), phpbb, smf, mybb, vbulletin, xenforo, discourse."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and reconcile; write nothing."),
     forum_id: Optional[str] = typer.Option(None, "--forum-id", help="Forum id to use (default: from the source)."),
     channel: Optional[str] = typer.Option(None, "--channel", help="IRC: channel name for the board."),
+    table_prefix: Optional[str] = typer.Option(None, "--table-prefix", help="SQL dumps: table prefix (phpbb_, smf_, "
+                                               "mybb_, xf_, ...; default: detected)."),
     as_json: bool = typer.Option(False, "--json", help="Print the reconciliation as JSON."),
 ) -> None:
     """Read forum data into a case, with evidence hashes, rejects and a reconciliation per table."""
     from forumscope.ingest.base import ReadOptions
     from forumscope.ingest.run import ingest as run_ingest
+    from forumscope.ingest.sqldump import is_db_url, mask_url
 
-    opts = ReadOptions(forum_id=forum_id, extra={"channel": channel} if channel else {})
-    total = _source_bytes(sources)
+    extra: dict = {"channel": channel} if channel else {}
+    if table_prefix is not None:
+        extra["table_prefix"] = table_prefix
+    opts = ReadOptions(forum_id=forum_id, extra=extra)
+    total = _source_bytes([Path(s) for s in sources if not is_db_url(s)])
+    argv = [mask_url(a) if is_db_url(a) else a for a in sys.argv[1:]]  # never a password in the audit log
     with Progress(TextColumn("[bold]ingest"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
         task = bar.add_task("ingest", total=total or None)
         result = run_ingest(sources, case, fmt, dry_run=dry_run, options=opts,
-                            progress=lambda n: bar.advance(task, n), argv=sys.argv[1:])
+                            progress=lambda n: bar.advance(task, n), argv=argv)
     if as_json:
         out.print_json(json.dumps({"run_id": result.run_id, "dry_run": result.dry_run, "formats": result.formats,
                                    "reconciliation": result.reconciliation, "skipped": result.skipped,
@@ -151,10 +160,22 @@ def synth(
     out_dir: Path = typer.Option(..., "--out", help="Folder to write the synthetic forum into."),
     posts: int = typer.Option(10_000, "--posts", min=100, help="Number of posts."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same bytes)."),
+    as_engine: Optional[str] = typer.Option(None, "--as", help="Also write the forum as this engine's SQL dump: "
+                                            "phpbb, smf, mybb, vbulletin, xenforo, discourse."),
+    dump: Optional[Path] = typer.Option(None, "--dump", help="With --as: the dump file (.sql, .sql.gz, .sql.zst; "
+                                        "default OUT/<engine>.sql)."),
 ) -> None:
-    """Write a synthetic forum with planted ground truth (canonical format + truth.json)."""
+    """Write a synthetic forum with planted ground truth (canonical format + truth.json), optionally also as a
+    forum engine's SQL dump (--as)."""
     from forumscope.synth import generate
 
+    if dump is not None and as_engine is None:
+        raise UsageError("--dump needs --as ENGINE")
+    if as_engine is not None:
+        from forumscope.synth.engines import WRITERS
+
+        if as_engine not in WRITERS:
+            raise UsageError(f"unknown engine {as_engine!r} for --as; choose one of: {', '.join(WRITERS)}")
     with Progress(TextColumn("[bold]synth"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} posts"),
                   TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("synth", total=posts)
@@ -163,6 +184,15 @@ def synth(
     out.print(f"wrote a synthetic forum to {escape(str(out_dir))}: "
               + ", ".join(f"{k} {v:,}" for k, v in counts.items() if isinstance(v, int)))
     out.print(f"planted truth: {escape(str(out_dir / 'truth.json'))}")
+    if as_engine is not None:
+        from forumscope.synth.engines import write_dump
+
+        target = dump or out_dir / f"{as_engine}.sql"
+        res = write_dump(as_engine, out_dir, target)
+        rows = sum(v for v in res.get("tables", {}).values() if isinstance(v, int))
+        out.print(f"wrote it as a {escape(as_engine)} SQL dump: {escape(str(target))} ({rows:,} rows in "
+                  f"{len(res.get('tables', {}))} tables); ingest it with `forumscope ingest {escape(str(target))} "
+                  f"--case CASE --format {escape(as_engine)}`")
 
 
 @app.command()
@@ -293,25 +323,41 @@ def demo(
     posts: int = typer.Option(20_000, "--posts", min=1000, help="Size of the synthetic forum."),
     seed: int = typer.Option(7, "--seed", help="Random seed."),
 ) -> None:
-    """End to end on a synthetic forum: generate it, ingest it, summarise the case."""
+    """End to end on a synthetic forum: generate it, ingest it, analyse it, and write the report per audience."""
     import shutil
 
+    from forumscope.cli.report import _run_analyses, make_report
     from forumscope.ingest.run import ingest as run_ingest
+    from forumscope.report.render import prefetch
+    from forumscope.store.case import open_case
     from forumscope.synth import generate
 
-    forum_dir, case_dir = out_dir / "forum", out_dir / "case"
-    if case_dir.exists():
-        shutil.rmtree(case_dir)  # the demo always starts fresh; a real case is never deleted
-    out.print(f"1/3 writing a synthetic forum of {posts:,} posts to {escape(str(forum_dir))} ...")
+    forum_dir, case_dir, report_dir = out_dir / "forum", out_dir / "case", out_dir / "report"
+    for d in (case_dir, report_dir):
+        if d.exists():
+            shutil.rmtree(d)  # the demo always starts fresh; a real case is never deleted
+    prefetch()  # the report's chart bundle builds in the background meanwhile
+    out.print(f"1/4 writing a synthetic forum of {posts:,} posts to {escape(str(forum_dir))} ...")
     generate(forum_dir, posts=posts, seed=seed)
-    out.print(f"2/3 ingesting it into the case {escape(str(case_dir))} ...")
+    out.print(f"2/4 ingesting it into the case {escape(str(case_dir))} ...")
     result = run_ingest([forum_dir], case_dir, "canonical", argv=sys.argv[1:])
     read = sum(c.read for c in result.counts.values())
     out.print(f"    {read:,} records read, {result.rejected:,} rejected, reconciled: "
               f"{'yes' if result.balanced else 'NO'} ({result.seconds:.1f}s)")
-    out.print("3/3 the case:")
-    info(case=case_dir, as_json=False)
+    with open_case(case_dir) as c:
+        out.print("3/4 running every analysis step ...")
+        records = _run_analyses(c, None, [], None)
+        out.print(f"    {len(records)} steps in {sum(r.seconds for r in records):.1f}s: "
+                  + ", ".join(r.step for r in records))
+        out.print("4/4 writing the report for each audience ...")
+        paths = {}
+        for audience in ("investigator", "researcher", "public"):
+            _, written, seconds = make_report(c, audience, report_dir / audience, None, ["html", "json", "charts"])
+            paths[audience] = written.html
+            out.print(f"    {audience}: {escape(str(written.html))} ({seconds:.1f}s)")
+        c.audit("demo", sys.argv[1:], "ok", reports=[str(p) for p in paths.values()])
     out.print(f"\nplanted truth for checking analyses: {escape(str(forum_dir / 'truth.json'))}")
+    out.print(f"open the report in a browser: {escape(str(paths['investigator']))}")
 
 
 def _register_areas() -> None:
