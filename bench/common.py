@@ -32,6 +32,83 @@ def run_child(code: str, *, env: dict[str, str] | None = None) -> tuple[float, i
     return seconds, usage.ru_maxrss * 1024, out  # ru_maxrss is in KiB on Linux
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc)."""
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size of one process in bytes (shared pages divided among their users), 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_measured(argv: list[str], *, env: dict[str, str] | None = None, sample_every: float = 0.25,
+                 cwd: str | None = None) -> dict:
+    """Run a command in a child process and measure it: wall seconds, CPU seconds of the child and every
+    descendant it waited for, the child's own peak RSS (``wait4``), the largest peak RSS of its waited-for
+    descendants (worker processes), and the peak of the whole process tree's proportional set size (PSS,
+    shared pages counted once across the tree; sampled every ``sample_every`` s). Raises RuntimeError
+    with the end of stderr when the child fails."""
+    import threading
+
+    before = os.times()
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                            env={**os.environ, **(env or {})})
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], sum(_pss(p) for p in _tree(proc.pid)))
+            done.wait(sample_every)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out_chunks: list[bytes] = []
+    err_chunks: list[bytes] = []
+    readers = [threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True),
+               threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)]
+    for r in readers:
+        r.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    for r in readers:
+        r.join()
+    after = os.times()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out = b"".join(out_chunks).decode(errors="replace")
+    err = b"".join(err_chunks).decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child failed ({proc.returncode}): {' '.join(argv)[:300]}\n{err[-3000:]}")
+    cpu = (after.children_user + after.children_system) - (before.children_user + before.children_system)
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": usage.ru_maxrss / 1024,
+            "tree_pss_mb": peak[0] / 2**20, "stdout": out}
+
+
 def timed(code: str, runs: int) -> dict:
     """Median of ``runs`` runs (one run when a run takes over a minute)."""
     times, rss = [], []

@@ -117,3 +117,46 @@ def test_parameters_are_checked():
         DisruptionStep(strategies=("degree", "degree"))
     with pytest.raises(ConfigError, match="max_k"):
         DisruptionStep(max_k=-1)
+
+
+def test_path_length_search_matches_igraph():
+    """The bit-parallel, direction-optimising search against igraph's distances: a random graph with a
+    hub and a tail (so that every kind of level occurs), some members removed, 100 sources (two batches)."""
+    import igraph as ig
+
+    from forumscope.analyze.disruption import path_length_sum
+    from forumscope.analyze.network import adjacency
+
+    rng = np.random.default_rng(7)
+    n = 600
+    a, b = rng.integers(0, n - 50, 1500), rng.integers(0, n - 50, 1500)
+    hub = np.zeros(300, np.int64), rng.integers(1, n - 50, 300)
+    tail = np.arange(n - 51, n - 1), np.arange(n - 50, n)  # a path hanging off the graph
+    a, b = np.concatenate([a, hub[0], tail[0]]), np.concatenate([b, hub[1], tail[1]])
+    keep = a != b
+    key = np.unique(np.minimum(a[keep], b[keep]) * n + np.maximum(a[keep], b[keep]))
+    ua, ub = key // n, key % n
+    indptr, indices = adjacency(n, ua, ub)
+    alive = np.ones(n, bool)
+    alive[rng.choice(np.arange(1, n), 40, replace=False)] = False
+    sources = np.sort(rng.choice(np.flatnonzero(alive), 100, replace=False))
+    g = ig.Graph(n=n, edges=list(zip(ua.tolist(), ub.tolist())))
+    g.delete_vertices(np.flatnonzero(~alive).tolist())
+    new_id = np.cumsum(alive) - 1
+    dist = np.array(g.distances(source=new_id[sources].tolist()), dtype=np.float64)
+    finite = np.isfinite(dist) & (dist > 0)
+    assert path_length_sum(indptr, indices, alive, sources) == (int(dist[finite].sum()), int(finite.sum()))
+
+
+def test_large_graph_transitivity_is_estimated_close_to_exact(synth):
+    params = {"strategies": ("degree",), "max_k": 5}
+    (exact,) = run_steps(synth, ["disruption"], {"disruption": params})
+    (large,) = run_steps(synth, ["disruption"], {"disruption": {**params, "large_graph_edges": 0,
+                                                                "clustering_samples": 200_000}})
+    ce, cl = curve(synth, exact.run_id, "degree"), curve(synth, large.run_id, "degree")
+    for e, l_ in zip(ce, cl):
+        assert e["transitivity_se"] is None
+        assert 0 < l_["transitivity_se"] < 0.01
+        assert abs(l_["transitivity"] - e["transitivity"]) <= 4 * l_["transitivity_se"]
+        assert (l_["lcc_share"], l_["edges"], l_["avg_path_length"]) == (e["lcc_share"], e["edges"],
+                                                                          e["avg_path_length"])

@@ -267,3 +267,65 @@ def test_undirected_collapse():
     a, b, w = undirected_simple(np.array([0, 1, 2]), np.array([1, 0, 0]), 3, np.array([2, 3, 1]))
     assert list(zip(a.tolist(), b.tolist(), w.tolist())) == [(0, 1, 5.0), (0, 2, 1.0)]
     assert math.isclose(w.sum(), 6)
+
+
+# ------------------------------------------------------------------ large graphs: sampling, checked against exact values
+
+def test_sampled_clustering_is_close_to_exact(synth_case):
+    from forumscope.analyze.network import clustering_sampled
+
+    g = load_graphs(synth_case.con)[0]
+    a, b, _ = g.undirected()
+    u = g.to_igraph(directed=False, weights=False)
+    exact_t, exact_c = u.transitivity_undirected(), u.transitivity_avglocal_undirected(mode="zero")
+    est = clustering_sampled(g.n_nodes, a, b, 200_000, np.random.default_rng(3))
+    assert 0 < est["transitivity_se"] < 0.005 and 0 < est["avg_clustering_se"] < 0.005
+    assert abs(est["transitivity"] - exact_t) <= 4 * est["transitivity_se"]
+    assert abs(est["avg_clustering"] - exact_c) <= 4 * est["avg_clustering_se"]
+    # on the hand graph (one triangle a-b-c, plus b-d, a-e) every wedge is enumerated many times
+    est = clustering_sampled(5, np.array([0, 0, 0, 1, 1]), np.array([1, 2, 4, 2, 3]), 100_000,
+                             np.random.default_rng(1))
+    assert est["transitivity"] == pytest.approx(3 / 7, abs=0.01)
+    assert est["avg_clustering"] == pytest.approx(1 / 3, abs=0.01)
+
+
+def test_large_graph_settings_and_sampled_betweenness(synth_case):
+    """With large_graph_edges=0 the synthetic forum counts as large: fewer null graphs, sampled
+    betweenness (with its split-half reliability), sampled clustering (with standard errors), PRPACK;
+    each estimate is checked against the exact run."""
+    from scipy.stats import spearmanr
+
+    (exact,) = run_steps(synth_case, ["network"], {"network": {"n_null": 4, "betweenness_exact_max": 10**6}})
+    (large,) = run_steps(synth_case, ["network"], {"network": {
+        "n_null": 4, "large_graph_edges": 0, "n_null_large": 3, "betweenness_exact_max": 0,
+        "betweenness_samples": 1000, "betweenness_samples_large": 60, "clustering_samples": 200_000}})
+    (ge,) = rows(synth_case, "SELECT * FROM network_graphs WHERE run_id = ?", [exact.run_id])
+    (gl,) = rows(synth_case, "SELECT * FROM network_graphs WHERE run_id = ?", [large.run_id])
+    assert (ge["large_graph"], ge["n_null"], ge["clustering_method"], ge["betweenness_method"]) == (
+        False, 4, "exact", "exact")
+    assert ge["betweenness_reliability"] is None and (ge["pagerank_method"], ge["leiden_iterations"]) == ("arpack", 2)
+    assert (gl["large_graph"], gl["n_null"], gl["clustering_method"], gl["clustering_samples"]) == (
+        True, 3, "sampled", 200_000)
+    assert (gl["betweenness_method"], gl["betweenness_sources"], gl["pagerank_method"], gl["leiden_iterations"]) == (
+        "sampled", 60, "prpack", 1)
+    assert 0.8 < gl["betweenness_reliability"] <= 1.0
+
+    me = {r["metric"]: r for r in rows(synth_case, "SELECT * FROM network_metrics WHERE run_id = ?", [exact.run_id])}
+    ml = {r["metric"]: r for r in rows(synth_case, "SELECT * FROM network_metrics WHERE run_id = ?", [large.run_id])}
+    assert ml["reciprocity"]["null_runs"] == 3
+    for metric in ("transitivity", "avg_clustering"):
+        assert me[metric]["observed_se"] is None
+        se = ml[metric]["observed_se"]
+        assert 0 < se < 0.005 and abs(ml[metric]["observed"] - me[metric]["observed"]) <= 4 * se
+    for metric in ("reciprocity", "max_core", "degree_assortativity", "largest_component_share"):
+        assert ml[metric]["observed"] == pytest.approx(me[metric]["observed"])
+
+    q = "SELECT user_id, pagerank, betweenness FROM network_nodes WHERE run_id = ? ORDER BY user_id"
+    ne, nl = rows(synth_case, q, [exact.run_id]), rows(synth_case, q, [large.run_id])
+    assert [r["user_id"] for r in ne] == [r["user_id"] for r in nl]
+    assert [r["pagerank"] for r in nl] == pytest.approx([r["pagerank"] for r in ne], abs=1e-9)
+    be, bl = np.array([r["betweenness"] for r in ne]), np.array([r["betweenness"] for r in nl])
+    assert spearmanr(be, bl).statistic > 0.9
+    top = set(np.argsort(-be)[:20])
+    assert len(top & set(np.argsort(-bl)[:20])) >= 15
+    assert bl.sum() == pytest.approx(be.sum(), rel=0.15)  # the scaled estimate is unbiased for the total

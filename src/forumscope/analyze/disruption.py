@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from forumscope.analyze.graph import (DEFAULT_KINDS, SHARED, InteractionGraph, check_kinds, fork_map, load_graphs,
                                       make_igraph, stable_seed, undirected_simple, workers_for)
-from forumscope.analyze.network import betweenness, latest_nodes, validate_graph_param
+from forumscope.analyze.network import betweenness, clustering_sampled, latest_nodes, validate_graph_param
 from forumscope.errors import ConfigError
 from forumscope.pipeline.step import Param, Step, StepContext
 
@@ -75,6 +75,10 @@ class DisruptionStep(Step):
               lambda v: v > 0, "must be > 0"),
         Param("betweenness_exact_max", int, 2000, "Exact betweenness up to this many members when computed here.",
               lambda v: v >= 0, "must be >= 0"),
+        Param("large_graph_edges", int, 2_000_000, "Graphs with more undirected links than this are large: the "
+              "triangles of the intact graph are estimated from sampled wedges.", lambda v: v >= 0, "must be >= 0"),
+        Param("clustering_samples", int, 1_000_000, "Wedges sampled for the triangles of a large graph.",
+              lambda v: v > 0, "must be > 0"),
     )
 
     def __init__(self, **kwargs: Any):
@@ -139,7 +143,9 @@ class DisruptionStep(Step):
         K = min(self.max_k, n0)
         deg = np.bincount(ua, minlength=n0) + np.bincount(ub, minlength=n0)
         strength = np.bincount(ua, weights=uw, minlength=n0) + np.bincount(ub, weights=uw, minlength=n0)
-        net = _Net.of(u, ua, ub, n0)
+        large = len(ua) > self.large_graph_edges
+        net = _Net.of(u, ua, ub, n0, clustering_samples=self.clustering_samples if large else None,
+                      seed=stable_seed(seed, "clustering"))
         source_order = np.random.default_rng(stable_seed(seed, "path-sources")).permutation(n0)
         curves, removed, summary = [], [], []
 
@@ -254,28 +260,38 @@ class _Net:
     edges: int
     triangles3: int  # sum over members of the triangles through them (3 x triangles)
     wedges: int  # sum over members of d(d-1)/2 (connected triples)
+    triangles3_se: float | None = None  # standard error of triangles3 when estimated (large graphs), else None
 
     @property
     def n(self) -> int:
         return len(self.degree)
 
     @staticmethod
-    def of(u: Any, ua: np.ndarray, ub: np.ndarray, n: int) -> "_Net":
+    def of(u: Any, ua: np.ndarray, ub: np.ndarray, n: int, *, clustering_samples: int | None = None,
+           seed: int = 0) -> "_Net":
+        """``clustering_samples``: estimate the triangles of the intact graph from that many sampled
+        wedges (large graphs) instead of counting them; the updates per removal stay exact."""
         import scipy.sparse as sp
 
         a = np.concatenate([ua, ub])
         b = np.concatenate([ub, ua])
         csr = sp.csr_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
         deg = np.diff(csr.indptr).astype(np.int64)
-        if n and len(ua):
-            local = np.asarray(u.transitivity_local_undirected(mode="zero"), dtype=np.float64)
-            w = deg * (deg - 1) / 2
-            tri3, wedges = int(round(float((local * w).sum()))), int(round(float(w.sum())))
-        else:
+        se = None
+        w = deg * (deg - 1) // 2
+        wedges = int(w.sum())
+        if not (n and len(ua)):
             tri3 = wedges = 0
+        elif clustering_samples:
+            est = clustering_sampled(n, ua, ub, clustering_samples, np.random.default_rng(seed))
+            t = est["transitivity"] if not math.isnan(est["transitivity"]) else 0.0
+            tri3, se = int(round(t * wedges)), est["transitivity_se"] * wedges
+        else:
+            local = np.asarray(u.transitivity_local_undirected(mode="zero"), dtype=np.float64)
+            tri3 = int(round(float((local * w).sum())))
         rows = np.repeat(np.arange(n, dtype=np.int64), deg)
         return _Net(u, csr, csr.indptr.astype(np.int64), csr.indices.astype(np.int64), rows, deg, len(ua), tri3,
-                    wedges)
+                    wedges, se)
 
 
 def simulate(net: _Net, order: np.ndarray, chooser: Callable | None, K: int, path_samples: int,
@@ -391,7 +407,8 @@ def _measure(net: _Net, alive: np.ndarray, m: int, n0: int, k: int, tri3: int, w
                    path_exact=True)
         return row
     row["density"] = 2 * m / (n * (n - 1)) if n > 1 else math.nan
-    row["transitivity"] = tri3 / wedges if wedges > 0 else math.nan
+    row["transitivity"] = max(tri3, 0) / wedges if wedges > 0 else math.nan
+    row["transitivity_se"] = net.triangles3_se / wedges if net.triangles3_se is not None and wedges > 0 else None
     if n <= path_samples:
         srcs, exact = np.flatnonzero(alive), True
     else:
@@ -407,14 +424,18 @@ def _measure(net: _Net, alive: np.ndarray, m: int, n0: int, k: int, tri3: int, w
 def path_length_sum(indptr: np.ndarray, indices: np.ndarray, alive: np.ndarray,
                     sources: np.ndarray) -> tuple[int, int]:
     """Breadth-first search from up to 64 sources at once (one bit per source) over the members still
-    there: (sum of shortest-path lengths, reachable (source, member) pairs; the source itself excluded)."""
+    there: (sum of shortest-path lengths, reachable (source, member) pairs; the source itself excluded).
+
+    Direction-optimising (Beamer, Asanović & Patterson 2012): each level either pushes the frontier's
+    bits along the frontier's edges, or lets every member not yet reached from all sources pull the bits
+    of its neighbours (over the whole adjacency when most members pull), whichever costs less."""
     n = len(alive)
-    empty = np.diff(indptr) == 0
-    starts = indptr[:-1]
-    buf = np.zeros(len(indices) + 1, dtype=np.uint64)  # a spare 0: empty last rows reduce to 0
+    deg = np.diff(indptr)
+    nonempty = deg > 0
     total = pairs = 0
     for c in range(0, len(sources), 64):
         chunk = np.asarray(sources[c:c + 64], dtype=np.int64)
+        full = ~np.uint64(0) if len(chunk) == 64 else np.uint64((1 << len(chunk)) - 1)
         visited = np.where(alive, np.uint64(0), ~np.uint64(0))
         frontier = np.zeros(n, dtype=np.uint64)
         frontier[chunk] = np.left_shift(np.uint64(1), np.arange(len(chunk), dtype=np.uint64))
@@ -423,17 +444,28 @@ def path_length_sum(indptr: np.ndarray, indices: np.ndarray, alive: np.ndarray,
         while True:
             d += 1
             front = np.flatnonzero(frontier)
-            lens = indptr[front + 1] - indptr[front]
-            work = int(lens.sum())
-            if work * 4 < len(indices):  # small frontier: push its bits along its edges
-                idx = np.repeat(indptr[front] - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(work)
+            push_work = int(deg[front].sum())
+            todo = np.flatnonzero((~visited & full) != 0)  # alive, not yet reached from every source
+            todo = todo[deg[todo] > 0]
+            pull_work = int(deg[todo].sum())
+            if pull_work == 0:  # nobody left to reach
+                break
+            # measured costs per adjacency entry: push ~2.5, pull of some members ~1.5, pull of all 1
+            if push_work * 5 <= min(pull_work * 3, len(indices) * 2):  # push the frontier's bits along its edges
+                lens = deg[front]
+                idx = _ranges(indptr[front], lens)
                 reached = np.zeros(n, dtype=np.uint64)
                 np.bitwise_or.at(reached, indices[idx], np.repeat(frontier[front], lens))
-            else:  # large frontier: every member pulls the bits of its neighbours
-                np.take(frontier, indices, out=buf[:-1])
-                reached = np.bitwise_or.reduceat(buf, starts)
-                reached[empty] = 0
-            new = reached & ~visited
+                new = reached & ~visited
+            elif pull_work * 3 > len(indices) * 2:  # most members pull: over the whole adjacency
+                new = np.zeros(n, dtype=np.uint64)
+                new[nonempty] = np.bitwise_or.reduceat(frontier.take(indices, mode="clip"), indptr[:-1][nonempty])
+                new &= ~visited
+            else:  # the members still to reach pull the bits of their neighbours
+                lens = deg[todo]
+                vals = frontier.take(indices[_ranges(indptr[todo], lens)], mode="clip")
+                new = np.zeros(n, dtype=np.uint64)
+                new[todo] = np.bitwise_or.reduceat(vals, np.r_[0, np.cumsum(lens[:-1])]) & ~visited[todo]
             count = int(np.bitwise_count(new).sum())
             if count == 0:
                 break
@@ -444,6 +476,14 @@ def path_length_sum(indptr: np.ndarray, indices: np.ndarray, alive: np.ndarray,
     return total, pairs
 
 
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """The positions starts[i] .. starts[i] + lens[i] - 1 of every i, concatenated."""
+    work = int(lens.sum())
+    if work == 0:
+        return np.zeros(0, np.int64)
+    return np.repeat(starts - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(work)
+
+
 def _average(runs: list[list[dict[str, float]]]) -> list[dict[str, Any]]:
     """One row per k: the run's values (one run) or their mean and sd (several runs)."""
     out = []
@@ -451,8 +491,8 @@ def _average(runs: list[list[dict[str, float]]]) -> list[dict[str, Any]]:
         rows = [r[k] for r in runs]
         row: dict[str, Any] = {"k": k, "runs": len(rows), "removed_share": rows[0]["removed_share"]}
         for f in ("nodes", "edges", "components", "lcc_nodes", "lcc_share", "density", "transitivity",
-                  "avg_path_length", "path_sources"):
-            vals = np.array([r[f] for r in rows], dtype=np.float64)
+                  "avg_path_length", "path_sources", "transitivity_se"):
+            vals = np.array([r.get(f) for r in rows], dtype=np.float64)
             ok = vals[~np.isnan(vals)]
             row[f] = float(ok.mean()) if len(ok) else None
         for f in ("lcc_share", "density", "transitivity", "avg_path_length"):
@@ -495,7 +535,8 @@ CURVES_SCHEMA = pa.schema([
     ("components", pa.float64()), ("lcc_nodes", pa.float64()), ("lcc_share", pa.float64()),
     ("lcc_share_sd", pa.float64()), ("density", pa.float64()), ("density_sd", pa.float64()),
     ("transitivity", pa.float64()), ("transitivity_sd", pa.float64()), ("avg_path_length", pa.float64()),
-    ("avg_path_length_sd", pa.float64()), ("path_sources", pa.float64()), ("path_exact", pa.bool_())])
+    ("avg_path_length_sd", pa.float64()), ("path_sources", pa.float64()), ("path_exact", pa.bool_()),
+    ("transitivity_se", pa.float64())])
 REMOVED_SCHEMA = pa.schema([
     ("forum_id", pa.string()), ("graph", pa.string()), ("strategy", pa.string()), ("k", pa.int64()),
     ("user_id", pa.string()), ("value", pa.float64()), ("adaptive", pa.bool_())])

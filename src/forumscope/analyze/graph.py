@@ -153,73 +153,96 @@ def load_graphs(con: Any, *, kinds: Sequence[str] = DEFAULT_KINDS, mode: str = "
     base = (f"SELECT forum_id, kind, source_user_id AS s, target_user_id AS t, created_at AS ts "
             f"FROM interactions WHERE kind IN ({kind_list}){forum_filter} "
             "AND s IS NOT NULL AND t IS NOT NULL AND s <> '' AND t <> '' AND s <> t")
+    # 1. every member at either end of a kept interaction, numbered in the sorted order of (forum, user id)
+    ids = _arrow(con, f"WITH i AS ({base}) SELECT forum_id, uid FROM (SELECT DISTINCT forum_id, s AS uid FROM i "
+                      "UNION SELECT DISTINCT forum_id, t FROM i) ORDER BY forum_id, uid")
+    ids = ids.append_column("gid", pa.array(np.arange(ids.num_rows, dtype=np.int64)))
+    uids = ids["uid"].combine_chunks() if ids.num_rows else pa.array([], pa.string())
+    forum_col = ids["forum_id"].to_pylist()
+    forum_range: dict[str, tuple[int, int]] = {}
+    for k, fid in enumerate(forum_col):
+        lo, _ = forum_range.get(fid, (k, k))
+        forum_range[fid] = (lo, k + 1)
+
+    # 2. one row per (graph, source, target) with integer ends, aggregated and sorted by DuckDB
+    order = sorted(wanted)
+    code = {name: c for c, name in enumerate(order)}
     separate = [n for n in wanted if n != COMBINED]
     parts = []
     extra = ""
     if per_kind_counts:
         extra = "".join(f", count(*) FILTER (WHERE kind = {_q(k)})::BIGINT AS {_ident('w_' + k)}" for k in kinds)
+    # one integer key per (graph, source, target): a single-column GROUP BY and ORDER BY (faster than three)
+    big = max(ids.num_rows, 1)
+    if big * big * len(order) >= 2**62:
+        raise ConfigError(f"graph: too many members ({ids.num_rows:,}) for one graph key")
     if COMBINED in wanted:
-        parts.append(f"SELECT forum_id, '{COMBINED}' AS graph, s, t, count(*)::BIGINT AS weight, "
-                     f"min(ts) AS first_at, max(ts) AS last_at{extra} FROM i GROUP BY forum_id, s, t")
+        parts.append(f"SELECT ({code[COMBINED]} * {big} + s) * {big} + t AS key, count(*)::BIGINT AS weight, "
+                     f"min(ts) AS first_at, max(ts) AS last_at{extra} FROM j GROUP BY key")
     if separate:
         zero = "".join(f", NULL::BIGINT AS {_ident('w_' + k)}" for k in kinds) if per_kind_counts else ""
-        parts.append(f"SELECT forum_id, kind AS graph, s, t, count(*)::BIGINT AS weight, "
-                     f"min(ts) AS first_at, max(ts) AS last_at{zero} FROM i "
-                     f"WHERE kind IN ({', '.join(_q(k) for k in separate)}) GROUP BY forum_id, kind, s, t")
-    query = f"WITH i AS ({base}) " + " UNION ALL ".join(parts) + " ORDER BY forum_id, graph"
-    edges = _arrow(con, query)
-
-    # split the sorted edge table into (forum, graph) groups
-    groups: dict[tuple[str, str], tuple[int, int]] = {}
-    if edges.num_rows:
-        f = edges["forum_id"].combine_chunks()
-        g = edges["graph"].combine_chunks()
-        n = edges.num_rows
-        change = pc.or_(pc.not_equal(f.slice(1), f.slice(0, n - 1)), pc.not_equal(g.slice(1), g.slice(0, n - 1)))
-        starts = np.r_[0, pc.indices_nonzero(change).to_numpy().astype(np.int64) + 1].astype(np.int64)
-        ends = np.r_[starts[1:], n]
-        for s, e in zip(starts.tolist(), ends.tolist()):
-            groups[(f[s].as_py(), g[s].as_py())] = (s, e)
+        case = " ".join(f"WHEN {_q(k)} THEN {code[k]}" for k in separate)
+        parts.append(f"SELECT ((CASE kind {case} END) * {big} + s) * {big} + t AS key, count(*)::BIGINT AS weight, "
+                     f"min(ts) AS first_at, max(ts) AS last_at{zero} FROM j "
+                     f"WHERE kind IN ({', '.join(_q(k) for k in separate)}) GROUP BY key")
+    name = "_forumscope_graph_ids"
+    con.register(name, ids)
+    try:
+        edges = _arrow(con, f"WITH i AS ({base}), j AS (SELECT i.kind, a.gid AS s, b.gid AS t, i.ts FROM i "
+                            f"JOIN {name} a ON a.forum_id = i.forum_id AND a.uid = i.s "
+                            f"JOIN {name} b ON b.forum_id = i.forum_id AND b.uid = i.t) "
+                            + " UNION ALL ".join(parts) + " ORDER BY key")
+    finally:
+        con.unregister(name)
+    del ids
+    key = edges["key"].to_numpy() if edges.num_rows else np.zeros(0, np.int64)
+    gcol = key // (big * big)
+    scol = (key // big) % big
+    tcol = key % big
+    del key
 
     out = []
     for fid in forums:
-        for name in sorted(wanted):
-            gk = kinds if name == COMBINED else (name,)
+        lo_id, hi_id = forum_range.get(fid, (0, 0))
+        for gname in order:
+            gk = kinds if gname == COMBINED else (gname,)
             total = unknown = loops = 0
             for k in gk:
                 c = counts.get((fid, k), (0, 0, 0))
                 total, unknown, loops = total + c[0], unknown + c[1], loops + c[2]
-            s, e = groups.get((fid, name), (0, 0))
-            out.append(_make_graph(edges.slice(s, e - s) if e > s else None, fid, name, gk, total, unknown, loops,
-                                   per_kind_counts and name == COMBINED, kinds))
+            # rows of this graph, then of this forum (sources of a forum are a range of ids)
+            g0, g1 = np.searchsorted(gcol, [code[gname], code[gname] + 1])
+            s0, s1 = g0 + np.searchsorted(scol[g0:g1], [lo_id, hi_id])
+            out.append(_make_graph(edges.slice(s0, s1 - s0) if s1 > s0 else None, scol[s0:s1], tcol[s0:s1], uids,
+                                   lo_id, hi_id, fid, gname, gk, total, unknown, loops,
+                                   per_kind_counts and gname == COMBINED, kinds))
     return out
 
 
-def _make_graph(t: pa.Table | None, forum_id: str, name: str, kinds: tuple[str, ...], total: int,
-                unknown: int, loops: int, with_kinds: bool, all_kinds: tuple[str, ...]) -> InteractionGraph:
+def _make_graph(t: pa.Table | None, s: np.ndarray, d: np.ndarray, uids: pa.Array, lo_id: int, hi_id: int,
+                forum_id: str, name: str, kinds: tuple[str, ...], total: int, unknown: int, loops: int,
+                with_kinds: bool, all_kinds: tuple[str, ...]) -> InteractionGraph:
     if t is None or t.num_rows == 0:
         empty_i = np.zeros(0, np.int64)
         empty_t = np.zeros(0, "datetime64[us]")
         return InteractionGraph(forum_id, name, kinds, np.zeros(0, object), empty_i, empty_i.copy(),
                                 empty_i.copy(), empty_t, empty_t.copy(), total, loops, unknown,
                                 {k: empty_i.copy() for k in all_kinds} if with_kinds else {})
-    m = t.num_rows
-    both = pa.chunked_array(t["s"].chunks + t["t"].chunks)
-    enc = pc.dictionary_encode(both).combine_chunks()
-    # node index = rank of the user id in sorted order; edges sorted by (source, target): deterministic
-    order = pc.array_sort_indices(enc.dictionary).to_numpy(zero_copy_only=False)
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    idx = rank[enc.indices.to_numpy(zero_copy_only=False)]
-    user_ids = enc.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False).astype(object)
-    src, dst = idx[:m], idx[m:]
-    perm = np.argsort(src * len(order) + dst, kind="stable")
-    t = t.select([c for c in t.column_names if c not in ("forum_id", "graph", "s", "t")]).take(pa.array(perm))
+    s = s - lo_id
+    d = d - lo_id
+    # nodes: the forum's members at an end of an edge of this graph, in the sorted order of user ids;
+    # edges come sorted by (source, target), so they stay sorted after renumbering
+    present = np.zeros(hi_id - lo_id, dtype=bool)
+    present[s] = True
+    present[d] = True
+    nodes = np.flatnonzero(present)
+    index = np.cumsum(present) - 1
+    user_ids = uids.take(pa.array(nodes + lo_id)).to_numpy(zero_copy_only=False).astype(object)
     kw = {}
     if with_kinds:
         kw = {k: t[f"w_{k}"].to_numpy(zero_copy_only=False).astype(np.int64) for k in all_kinds}
     return InteractionGraph(
-        forum_id, name, kinds, user_ids, src[perm], dst[perm],
+        forum_id, name, kinds, user_ids, index[s], index[d],
         t["weight"].to_numpy(zero_copy_only=False).astype(np.int64),
         _times(t["first_at"]), _times(t["last_at"]), total, loops, unknown, kw)
 
@@ -264,7 +287,8 @@ def make_igraph(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray | N
     """An igraph Graph from integer arrays (the fastest route the Python binding offers)."""
     import igraph as ig
 
-    g = ig.Graph(n=int(n), edges=list(zip(src.tolist(), dst.tolist())), directed=directed)
+    # a generator of pairs: igraph reads it without a list of tuples (half the transient memory)
+    g = ig.Graph(n=int(n), edges=zip(src.tolist(), dst.tolist()), directed=directed)
     if weight is not None:
         g.es["weight"] = np.asarray(weight, dtype=np.float64).tolist()
     return g

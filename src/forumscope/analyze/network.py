@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -96,6 +96,14 @@ class NetworkStep(Step):
               "larger ones are estimated from sampled sources.", lambda v: v >= 0, "must be >= 0"),
         Param("betweenness_samples", int, 256, "Random source members for estimated betweenness.",
               _check_positive, "must be > 0"),
+        Param("large_graph_edges", int, 2_000_000, "Graphs with more undirected links than this are large: "
+              "they get at most n_null_large null graphs and betweenness_samples_large sources, and "
+              "sampled clustering.", lambda v: v >= 0, "must be >= 0"),
+        Param("n_null_large", int, 3, "Null graphs at most, for large graphs.", lambda v: v >= 0, "must be >= 0"),
+        Param("betweenness_samples_large", int, 32, "Betweenness sources at most, for large graphs.",
+              _check_positive, "must be > 0"),
+        Param("clustering_samples", int, 1_000_000, "Wedges sampled for transitivity and average clustering of "
+              "large graphs (exact for the others).", _check_positive, "must be > 0"),
     )
 
     def __init__(self, **kwargs: Any):
@@ -126,11 +134,13 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("components", pa.int64()), ("largest_component_nodes", pa.int64()),
         ("largest_component_share", pa.float64()), ("betweenness_method", pa.string()),
         ("betweenness_sources", pa.int64()), ("community_method", pa.string()), ("n_null", pa.int64()),
-        ("rewire_rounds", pa.int64()), ("null_swaps_per_edge", pa.float64())]),
+        ("rewire_rounds", pa.int64()), ("null_swaps_per_edge", pa.float64()), ("large_graph", pa.bool_()),
+        ("betweenness_reliability", pa.float64()), ("clustering_method", pa.string()),
+        ("clustering_samples", pa.int64()), ("pagerank_method", pa.string()), ("leiden_iterations", pa.int64())]),
     "network_metrics": pa.schema([
         ("forum_id", pa.string()), ("graph", pa.string()), ("metric", pa.string()), ("observed", pa.float64()),
         ("null_mean", pa.float64()), ("null_sd", pa.float64()), ("z", pa.float64()), ("null_runs", pa.int64()),
-        ("invariant", pa.bool_()), ("description", pa.string())]),
+        ("invariant", pa.bool_()), ("description", pa.string()), ("observed_se", pa.float64())]),
     "network_nodes": pa.schema([
         ("forum_id", pa.string()), ("graph", pa.string()), ("user_id", pa.string()),
         ("in_degree", pa.int64()), ("out_degree", pa.int64()), ("degree", pa.int64()),
@@ -163,43 +173,49 @@ def analyse_graph(g: InteractionGraph, params: dict[str, Any]) -> dict[str, pa.T
     kinds = ",".join(g.kinds)
 
     if n == 0:
-        graphs_row = _graph_row(g, kinds, 0, 0, 0, 0, "none", 0, params, 0.0)
+        graphs_row = _graph_row(g, kinds, 0, 0, 0, 0, "none", 0, params, 0.0, plan=Plan(False, 0, 0, None, "none", 0))
         return {"network_graphs": graphs_row, "network_metrics": None, "network_nodes": None,
                 "network_cores": None, "network_communities": None}
 
     ua, ub, uw = undirected_simple(g.source, g.target, n, g.weight)
     u = make_igraph(n, ua, ub, directed=False)
+    plan = size_plan(len(ua), params)
 
     # the expensive, independent parts (betweenness, observed topology, the null runs) as tasks, in
     # worker processes when the graph is large, while this process does PageRank, cores and the
     # weighted communities
     b_sources_list, b_method, b_scale = betweenness_plan(
-        n, params["betweenness_exact_max"], params["betweenness_samples"], stable_seed(seed, "betweenness"))
-    chunks = [b_sources_list[i:i + BETWEENNESS_CHUNK] for i in range(0, len(b_sources_list), BETWEENNESS_CHUNK)]
-    tasks: list[tuple] = [("observed", stable_seed(seed, "obs"))] + [("betweenness", c) for c in chunks]
-    run_null = params["n_null"] > 0 and n >= 3 and m >= 2
+        n, params["betweenness_exact_max"], plan.betweenness_samples, stable_seed(seed, "betweenness"))
+    halves = split_halves(b_sources_list, stable_seed(seed, "betweenness-halves")) if b_method == "sampled" \
+        else [b_sources_list]
+    b_tasks = [("betweenness", c) for h in halves for c in _chunks(h)]
+    tasks: list[tuple] = [("observed", stable_seed(seed, "obs"), stable_seed(seed, "obs-clustering"))] + b_tasks
+    run_null = plan.n_null > 0 and n >= 3 and m >= 2
     if run_null:
-        tasks += [("null", stable_seed(seed, "null", str(r)), stable_seed(seed, "null-leiden", str(r)))
-                  for r in range(params["n_null"])]
+        tasks += [("null", stable_seed(seed, "null", str(r)), stable_seed(seed, "null-leiden", str(r)),
+                   stable_seed(seed, "null-clustering", str(r)))
+                  for r in range(plan.n_null)]
     shared = {"src": g.source, "dst": g.target, "n": n, "ua": ua, "ub": ub, "u": u,
               "rounds": params["rewire_rounds"], "resolution": params["resolution"],
-              "method": params["community_method"]}
+              "method": params["community_method"], "clustering_samples": plan.clustering_samples,
+              "leiden_iterations": plan.leiden_iterations}
 
     def here() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         gd = make_igraph(n, g.source, g.target, g.weight, directed=True)
         pagerank = np.asarray(gd.pagerank(directed=True, weights="weight", damping=params["damping"],
-                                          implementation="arpack"))
+                                          implementation=plan.pagerank_method))
+        del gd
         core = np.asarray(u.coreness(), dtype=np.int64)
         weighted = u.copy()
         weighted.es["weight"] = uw.tolist()  # same edge order as (ua, ub)
         membership = communities(weighted, "weight", params["resolution"], stable_seed(seed, "leiden-weighted"),
-                                 params["community_method"])
+                                 params["community_method"], plan.leiden_iterations)
         q = float(weighted.modularity(membership.tolist(), weights="weight", resolution=params["resolution"]))
         return pagerank, core, membership, q
 
     # work: the null runs, plus about one run's worth for the observed topology and one per 128
     # betweenness sources
-    workers = workers_for(params["jobs"], len(tasks), m * (1 + params["n_null"] * run_null + len(b_sources_list) / 128))
+    workers = workers_for(params["jobs"], len(tasks), m * (1 + plan.n_null * run_null + len(b_sources_list) / 128))
     results, (pagerank, core, membership, modularity_weighted) = fork_map(network_task, tasks, workers, shared,
                                                                           meanwhile=here)
     in_deg = np.bincount(g.target, minlength=n)
@@ -209,9 +225,16 @@ def analyse_graph(g: InteractionGraph, params: dict[str, Any]) -> dict[str, pa.T
     out_str = np.bincount(g.source, weights=g.weight, minlength=n).astype(np.int64)
     observed = results[0]
     observed["modularity_weighted"] = modularity_weighted
-    betw = np.sum([results[1 + i] for i in range(len(chunks))], axis=0) * b_scale
+    parts = results[1:1 + len(b_tasks)]
+    half_sums, i = [], 0
+    for h in halves:
+        k = len(_chunks(h))
+        half_sums.append(np.sum(parts[i:i + k], axis=0) if k else np.zeros(n))
+        i += k
+    betw = np.sum(half_sums, axis=0) * b_scale
+    plan = plan._replace(betweenness_reliability=split_half_reliability(*half_sums) if len(half_sums) == 2 else None)
     b_sources = len(b_sources_list)
-    null_results = results[1 + len(chunks):]
+    null_results = results[1 + len(b_tasks):]
     nulls = [r[0] for r in null_results]
     swaps = float(np.mean([r[1] / m for r in null_results])) if null_results else 0.0
     pairs = (n - 1) * (n - 2) / 2
@@ -221,7 +244,7 @@ def analyse_graph(g: InteractionGraph, params: dict[str, Any]) -> dict[str, pa.T
     sizes = np.bincount(comps)
 
     graphs_row = _graph_row(g, kinds, n, m, len(ua), len(sizes), b_method, b_sources, params, swaps,
-                            int(sizes.max()))
+                            int(sizes.max()), plan=plan._replace(n_null=plan.n_null if run_null else 0))
     nodes = pa.table({
         "forum_id": pa.array([g.forum_id] * n, pa.string()), "graph": pa.array([g.name] * n, pa.string()),
         "user_id": pa.array(g.user_ids, pa.string()),
@@ -234,8 +257,62 @@ def analyse_graph(g: InteractionGraph, params: dict[str, Any]) -> dict[str, pa.T
             "network_communities": _community_rows(g, membership)}
 
 
+class Plan(NamedTuple):
+    """How a graph of this size is analysed (see `size_plan`)."""
+
+    large: bool
+    n_null: int
+    betweenness_samples: int
+    clustering_samples: int | None  # None: exact clustering
+    pagerank_method: str
+    leiden_iterations: int = 2
+    betweenness_reliability: float | None = None
+
+
+def size_plan(undirected_edges: int, params: dict[str, Any]) -> Plan:
+    """The settings for a graph with this many undirected links: a large graph (more than
+    ``large_graph_edges``) gets at most ``n_null_large`` null graphs and ``betweenness_samples_large``
+    betweenness sources, clustering estimated from ``clustering_samples`` wedges, PageRank by PRPACK
+    (ARPACK, faster on smaller graphs, was 5x slower at 10M posts; both agree to 1e-13) and one Leiden
+    iteration instead of two (at 10M posts the second changed the modularity by less than 1e-4 and cost
+    60 % more)."""
+    large = undirected_edges > params.get("large_graph_edges", 2_000_000)
+    if not large:
+        return Plan(False, params["n_null"], params["betweenness_samples"], None, "arpack")
+    return Plan(True, min(params["n_null"], params.get("n_null_large", 3)),
+                min(params["betweenness_samples"], params.get("betweenness_samples_large", 32)),
+                params.get("clustering_samples", 1_000_000), "prpack", 1)
+
+
+def _chunks(sources: list[int]) -> list[list[int]]:
+    return [sources[i:i + BETWEENNESS_CHUNK] for i in range(0, len(sources), BETWEENNESS_CHUNK)]
+
+
+def split_halves(sources: list[int], seed: int) -> list[list[int]]:
+    """Sampled betweenness sources split at random into two halves (each sorted), for the split-half
+    reliability of the estimate."""
+    perm = np.random.default_rng(seed).permutation(len(sources))
+    half = len(sources) // 2
+    arr = np.asarray(sources, dtype=np.int64)
+    return [np.sort(arr[perm[:half]]).tolist(), np.sort(arr[perm[half:]]).tolist()]
+
+
+def split_half_reliability(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Spearman correlation of the betweenness estimates from two disjoint halves of the sampled
+    sources, stepped up to the full sample with the Spearman-Brown formula 2r / (1 + r): how
+    reproducible the ranking of members by estimated betweenness is (1 = perfectly)."""
+    from scipy.stats import spearmanr
+
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return None
+    r = float(spearmanr(a, b).statistic)
+    if math.isnan(r):
+        return None
+    return 2 * r / (1 + r) if r > -1 else -1.0
+
+
 def _graph_row(g: InteractionGraph, kinds: str, n: int, m: int, mu: int, ncomp: int, b_method: str,
-               b_sources: int, params: dict[str, Any], swaps: float, largest: int = 0) -> pa.Table:
+               b_sources: int, params: dict[str, Any], swaps: float, largest: int = 0, *, plan: Plan) -> pa.Table:
     first = g.first_at[~np.isnat(g.first_at)]
     last = g.last_at[~np.isnat(g.last_at)]
     return pa.table({
@@ -247,8 +324,12 @@ def _graph_row(g: InteractionGraph, kinds: str, n: int, m: int, mu: int, ncomp: 
         "components": [ncomp], "largest_component_nodes": [largest],
         "largest_component_share": [largest / n if n else None],
         "betweenness_method": [b_method], "betweenness_sources": [b_sources],
-        "community_method": [params["community_method"]], "n_null": [params["n_null"]],
-        "rewire_rounds": [params["rewire_rounds"]], "null_swaps_per_edge": [swaps]})
+        "community_method": [params["community_method"]], "n_null": [plan.n_null],
+        "rewire_rounds": [params["rewire_rounds"]], "null_swaps_per_edge": [swaps], "large_graph": [plan.large],
+        "betweenness_reliability": pa.array([plan.betweenness_reliability], pa.float64()),
+        "clustering_method": ["sampled" if plan.clustering_samples else "exact"],
+        "clustering_samples": [plan.clustering_samples or 0], "pagerank_method": [plan.pagerank_method],
+        "leiden_iterations": [plan.leiden_iterations]})
 
 
 def _metric_rows(g: InteractionGraph, observed: dict[str, float], nulls: list[dict[str, float]]) -> pa.Table:
@@ -270,6 +351,7 @@ def _metric_rows(g: InteractionGraph, observed: dict[str, float], nulls: list[di
         rows["null_runs"].append(len(vals))
         rows["invariant"].append(invariant)
         rows["description"].append(desc)
+        rows["observed_se"].append(_none(observed.get(f"{metric}_se")))
     return pa.table(rows, schema=SCHEMAS["network_metrics"])
 
 
@@ -310,10 +392,14 @@ def _community_rows(g: InteractionGraph, membership: np.ndarray) -> pa.Table:
 # ------------------------------------------------------------------ building blocks (also used by other steps)
 
 def topology(n: int, src: np.ndarray, dst: np.ndarray, ua: np.ndarray, ub: np.ndarray, u: Any, *, seed: int,
-             resolution: float = 1.0, method: str = "igraph") -> dict[str, float]:
+             resolution: float = 1.0, method: str = "igraph", clustering_samples: int | None = None,
+             clustering_seed: int = 0, leiden_iterations: int = 2) -> dict[str, float]:
     """The topological metrics of a simple directed graph (src, dst) and its undirected collapse (ua, ub, u).
 
-    Unweighted throughout, so that observed and rewired graphs are measured alike.
+    Unweighted throughout, so that observed and rewired graphs are measured alike. With
+    ``clustering_samples``, transitivity and average clustering are estimated from that many sampled
+    wedges (`clustering_sampled`) and their standard errors returned as ``transitivity_se`` and
+    ``avg_clustering_se``; otherwise they are exact (igraph).
     """
     m = len(src)
     out: dict[str, float] = {"nodes": float(n), "edges": float(m)}
@@ -331,11 +417,14 @@ def topology(n: int, src: np.ndarray, dst: np.ndarray, ua: np.ndarray, ub: np.nd
     out["in_degree_centralization"] = freeman(in_deg, (n - 1) ** 2)
     out["out_degree_centralization"] = freeman(out_deg, (n - 1) ** 2)
     out["degree_centralization"] = freeman(deg, (n - 1) * (n - 2))
-    local = np.asarray(u.transitivity_local_undirected(mode="zero"), dtype=np.float64)
-    wedges = deg * (deg - 1) / 2.0
-    total = wedges.sum()
-    out["transitivity"] = float((local * wedges).sum() / total) if total > 0 else math.nan
-    out["avg_clustering"] = float(local.mean()) if n else math.nan
+    if clustering_samples:
+        out.update(clustering_sampled(n, ua, ub, clustering_samples, np.random.default_rng(clustering_seed)))
+    else:
+        local = np.asarray(u.transitivity_local_undirected(mode="zero"), dtype=np.float64)
+        wedges = deg * (deg - 1) / 2.0
+        total = wedges.sum()
+        out["transitivity"] = float((local * wedges).sum() / total) if total > 0 else math.nan
+        out["avg_clustering"] = float(local.mean()) if n else math.nan
     try:
         a = u.assortativity_degree(directed=False)
         out["degree_assortativity"] = float(a) if a is not None else math.nan
@@ -344,11 +433,73 @@ def topology(n: int, src: np.ndarray, dst: np.ndarray, ua: np.ndarray, ub: np.nd
     core = np.asarray(u.coreness(), dtype=np.int64)
     out["max_core"] = float(core.max()) if n else math.nan
     out["max_core_nodes"] = float((core == core.max()).sum()) if n else math.nan
-    membership = communities(u, None, resolution, seed, method)
+    membership = communities(u, None, resolution, seed, method, leiden_iterations)
     out["modularity"] = float(u.modularity(membership.tolist(), resolution=resolution)) if len(ua) else math.nan
     out["communities"] = float(membership.max() + 1) if n else math.nan
     comps = u.connected_components()
     out["largest_component_share"] = max(comps.sizes()) / n if n else math.nan
+    return out
+
+
+def adjacency(n: int, ua: np.ndarray, ub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric adjacency (CSR ``indptr``, ``indices``) of undirected simple links (ua, ub)."""
+    import scipy.sparse as sp
+
+    a = np.concatenate([ua, ub])
+    b = np.concatenate([ub, ua])
+    csr = sp.csr_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))  # a counting sort, in C
+    return csr.indptr.astype(np.int64), csr.indices.astype(np.int64)
+
+
+def closed_wedges(nodes: np.ndarray, indptr: np.ndarray, indices: np.ndarray, keys: np.ndarray, n: int,
+                  rng: np.random.Generator) -> int:
+    """For each of ``nodes`` (degree >= 2) one wedge at it, two distinct neighbours drawn uniformly;
+    how many of these wedges are closed (the two neighbours are linked; ``keys`` = sorted a * n + b, a < b)."""
+    if len(nodes) == 0:
+        return 0
+    start = indptr[nodes]
+    d = indptr[nodes + 1] - start
+    i = np.floor(rng.random(len(nodes)) * d).astype(np.int64)
+    j = np.floor(rng.random(len(nodes)) * (d - 1)).astype(np.int64)
+    j += j >= i  # a second neighbour, distinct from the first
+    x, y = indices[start + i], indices[start + j]
+    q = np.sort(np.minimum(x, y) * n + np.maximum(x, y))  # sorted queries search much faster
+    pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+    return int((keys[pos] == q).sum())
+
+
+def clustering_sampled(n: int, ua: np.ndarray, ub: np.ndarray, samples: int,
+                       rng: np.random.Generator) -> dict[str, float]:
+    """Transitivity and average clustering (members with degree < 2 count 0) estimated by wedge
+    sampling (Schank & Wagner 2005; Seshadhri, Pinar & Kolda 2013), with their standard errors.
+
+    Transitivity = closed wedges / wedges: draw ``samples`` wedges uniformly (the centre with
+    probability proportional to its d(d-1)/2 wedges, then two distinct neighbours) and take the
+    closed share p; standard error sqrt(p(1-p)/samples). Average clustering: draw ``samples``
+    centres uniformly among the members of degree >= 2, one wedge at each; the closed share times
+    (members of degree >= 2) / n, with the binomial standard error scaled alike. Both are unbiased."""
+    nan = {"transitivity": math.nan, "avg_clustering": math.nan if n == 0 else 0.0,
+           "transitivity_se": 0.0, "avg_clustering_se": 0.0}
+    if n == 0 or len(ua) == 0:
+        return nan
+    indptr, indices = adjacency(n, ua, ub)
+    deg = np.diff(indptr)
+    keys = ua.astype(np.int64) * n + ub
+    if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+        keys = np.sort(keys)
+    wedges = deg * (deg - 1) / 2.0
+    total = wedges.sum()
+    if total <= 0:
+        return {**nan, "transitivity": math.nan, "avg_clustering": 0.0}
+    out: dict[str, float] = {}
+    centres = np.searchsorted(np.cumsum(wedges), rng.random(samples) * total, side="right")
+    centres = np.minimum(centres, n - 1)
+    p = closed_wedges(centres, indptr, indices, keys, n, rng) / samples
+    out["transitivity"], out["transitivity_se"] = p, math.sqrt(p * (1 - p) / samples)
+    eligible = np.flatnonzero(deg >= 2)
+    share = len(eligible) / n
+    p = closed_wedges(eligible[rng.integers(0, len(eligible), samples)], indptr, indices, keys, n, rng) / samples
+    out["avg_clustering"], out["avg_clustering_se"] = p * share, share * math.sqrt(p * (1 - p) / samples)
     return out
 
 
@@ -359,9 +510,10 @@ def freeman(values: np.ndarray, denominator: float) -> float:
     return float((values.max() - values).sum() / denominator)
 
 
-def communities(u: Any, weights: str | None, resolution: float, seed: int, method: str) -> np.ndarray:
-    """Leiden partition (modularity objective) of an undirected graph; communities numbered by size
-    (0 = largest; ties by their smallest member)."""
+def communities(u: Any, weights: str | None, resolution: float, seed: int, method: str,
+                iterations: int = 2) -> np.ndarray:
+    """Leiden partition (modularity objective, ``iterations`` iterations) of an undirected graph;
+    communities numbered by size (0 = largest; ties by their smallest member)."""
     n = u.vcount()
     if n == 0:
         return np.zeros(0, np.int64)
@@ -376,7 +528,7 @@ def communities(u: Any, weights: str | None, resolution: float, seed: int, metho
     else:
         with igraph_rng(seed):
             part = u.community_leiden(objective_function="modularity", weights=weights, resolution=resolution,
-                                      n_iterations=2)
+                                      n_iterations=iterations)
         raw = np.asarray(part.membership)
     return relabel_by_size(raw)
 
@@ -426,24 +578,34 @@ def rewire_directed(src: np.ndarray, dst: np.ndarray, n: int, rounds: int,
     switches of one round touch disjoint edges and create distinct new edges, so the round equals
     the same switches made one after another. Returns (src, dst, accepted switches).
     """
-    dtype = np.int32 if n * n < 2**31 else np.int64  # smaller keys sort faster
-    src = np.asarray(src, dtype=dtype).copy()
-    dst = np.asarray(dst, dtype=dtype).copy()
     m = len(src)
     half = m // 2
     if half == 0:
-        return src.astype(np.int64), dst.astype(np.int64), 0
-    n = dtype(n)
-    keys = np.sort(src * n + dst)
+        return np.asarray(src, dtype=np.int64).copy(), np.asarray(dst, dtype=np.int64).copy(), 0
+    node = np.int32 if n < 2**31 else np.int64  # small node indices: less memory to move
+    key = np.int32 if n * n < 2**31 else np.int64  # smaller keys sort faster
+    src = np.asarray(src, dtype=node).copy()
+    dst = np.asarray(dst, dtype=node).copy()
+    nk = key(n)
+    keys = np.sort(src.astype(key) * nk + dst)
+    # when a key and a position fit in 63 bits, sort (key << bits | position) instead of an argsort (3x faster)
+    bits = int(m).bit_length()
+    packed = key is np.int64 and (n * n).bit_length() + bits <= 63
     accepted = 0
     for _ in range(rounds):
-        perm = rng.permutation(m)
+        perm = np.arange(m, dtype=np.int32 if m < 2**31 else np.int64)
+        rng.shuffle(perm)  # the permutation rng.permutation(m) gives, in a smaller type
         i, j = perm[:half], perm[half:2 * half]
         a, b, c, d = src[i], dst[i], src[j], dst[j]
         idx = np.flatnonzero((a != d) & (c != b) & (a != c) & (b != d))
-        cand = np.concatenate([a[idx] * n + d[idx], c[idx] * n + b[idx]])
-        order = np.argsort(cand)
-        sc = cand[order]
+        a, b, c, d = a[idx].astype(key), b[idx].astype(key), c[idx].astype(key), d[idx].astype(key)
+        cand = np.concatenate([a * nk + d, c * nk + b])
+        if packed:
+            sp = np.sort((cand << bits) | np.arange(len(cand), dtype=np.int64))
+            sc, order = sp >> bits, sp & ((1 << bits) - 1)
+        else:
+            order = np.argsort(cand)
+            sc = cand[order]
         pos = np.minimum(np.searchsorted(keys, sc), m - 1)
         bad_sorted = keys[pos] == sc  # the new edge exists already
         same = sc[1:] == sc[:-1]  # two switches would create the same edge
@@ -451,30 +613,34 @@ def rewire_directed(src: np.ndarray, dst: np.ndarray, n: int, rounds: int,
         bad_sorted[:-1] |= same
         bad = np.empty_like(bad_sorted)
         bad[order] = bad_sorted
-        sel = idx[~(bad[:len(idx)] | bad[len(idx):])]
-        dst[i[sel]] = d[sel]
-        dst[j[sel]] = b[sel]
+        ok = ~(bad[:len(idx)] | bad[len(idx):])
+        sel = idx[ok]
+        dst[i[sel]] = d[ok]
+        dst[j[sel]] = b[ok]
         accepted += len(sel)
-        keys = np.sort(src * n + dst)
+        keys = np.sort(src.astype(key) * nk + dst)
     return src.astype(np.int64), dst.astype(np.int64), accepted
 
 
 def network_task(task: tuple) -> Any:
     """One independent part of the analysis of a graph (module level: runs in worker processes):
-    ``("betweenness", sources)``, ``("observed", seed)`` or ``("null", seed, seed)``."""
+    ``("betweenness", sources)``, ``("observed", seed, seed)`` or ``("null", seed, seed, seed)``."""
     sh = SHARED
     n = sh["n"]
     if task[0] == "betweenness":  # partial betweenness from some sources (the parts add up)
         return np.asarray(sh["u"].betweenness(directed=False, sources=task[1]), dtype=np.float64)
     if task[0] == "observed":
         return topology(n, sh["src"], sh["dst"], sh["ua"], sh["ub"], sh["u"], seed=task[1],
-                        resolution=sh["resolution"], method=sh["method"])
-    _, seed_rewire, seed_leiden = task
+                        resolution=sh["resolution"], method=sh["method"],
+                        clustering_samples=sh["clustering_samples"], clustering_seed=task[2],
+                        leiden_iterations=sh["leiden_iterations"])
+    _, seed_rewire, seed_leiden, seed_clustering = task
     s2, d2, accepted = rewire_directed(sh["src"], sh["dst"], n, sh["rounds"], np.random.default_rng(seed_rewire))
     a2, b2, _ = undirected_simple(s2, d2, n)
     u2 = make_igraph(n, a2, b2, directed=False)
     return topology(n, s2, d2, a2, b2, u2, seed=seed_leiden, resolution=sh["resolution"],
-                    method=sh["method"]), accepted
+                    method=sh["method"], clustering_samples=sh["clustering_samples"],
+                    clustering_seed=seed_clustering, leiden_iterations=sh["leiden_iterations"]), accepted
 
 
 @dataclass
