@@ -68,7 +68,8 @@ def run_measured(argv: list[str], *, env: dict[str, str] | None = None, sample_e
     """Run a command in a child process and measure it: wall seconds, CPU seconds of the child and every
     descendant it waited for, the child's own peak RSS (``wait4``), the largest peak RSS of its waited-for
     descendants (worker processes), and the peak of the whole process tree's proportional set size (PSS,
-    shared pages counted once across the tree; sampled every ``sample_every`` s). Raises RuntimeError
+    shared pages counted once across the tree; sampled every ``sample_every`` s, the tree looked up once a
+    second). Raises RuntimeError
     with the end of stderr when the child fails."""
     import threading
 
@@ -80,8 +81,11 @@ def run_measured(argv: list[str], *, env: dict[str, str] | None = None, sample_e
     done = threading.Event()
 
     def sample() -> None:
+        pids, scanned = [proc.pid], 0.0
         while not done.is_set():
-            peak[0] = max(peak[0], sum(_pss(p) for p in _tree(proc.pid)))
+            if time.perf_counter() - scanned > 1.0:  # finding the descendants scans /proc: once a second
+                pids, scanned = _tree(proc.pid), time.perf_counter()
+            peak[0] = max(peak[0], sum(_pss(p) for p in pids))
             done.wait(sample_every)
 
     sampler = threading.Thread(target=sample, daemon=True)

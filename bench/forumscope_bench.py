@@ -173,6 +173,10 @@ def stages(steps: list[str], full: bool, each: bool = True, alternatives: bool =
               lambda c: [PY, "-c", STEP_CHILD, str(c.case), '["network"]',
                          json.dumps({"network": {"kinds": ["reply"], "n_null": 0}})],
               "PageRank, k-cores, Leiden (and betweenness, clustering, components) from the case"),
+        Stage("network on the reply graph, no betweenness", "compare-fs",
+              lambda c: [PY, "-c", STEP_CHILD, str(c.case), '["network"]',
+                         json.dumps({"network": {"kinds": ["reply"], "n_null": 0, "betweenness_samples": 1}})],
+              "as above with one betweenness source: closest to what networkx computes here"),
         Stage("pandas + networkx", "researcher", lambda c: [PY, "-c", RESEARCHER, str(c.forum / "posts.ndjson")],
               "read posts.ndjson, reply graph, PageRank, k-cores, Louvain"),
         Stage("export --format convokit", "forumscope",
@@ -288,11 +292,15 @@ def ratios(rows: dict, steps: list[str], full: bool) -> dict:
         "ingest / DuckDB to table": div(ing, _get(rows, "DuckDB posts.ndjson into a table")),
     }
     fs_net = rows.get("network on the reply graph") or {}
+    fs_nb = rows.get("network on the reply graph, no betweenness") or {}
     rr = rows.get("pandas + networkx") or {}
     if "seconds" in fs_net and "seconds" in rr:
         step_s = (fs_net["out"].get("step_seconds") or {}).get("network", fs_net["seconds"])
         out["graph analysis, time: forumscope network step / networkx analysis (after reading)"] = div(
             step_s, rr["out"].get("analysis"))
+        if "seconds" in fs_nb:
+            out["graph analysis, time: the same without betweenness / networkx analysis (after reading)"] = div(
+                (fs_nb["out"].get("step_seconds") or {}).get("network", fs_nb["seconds"]), rr["out"].get("analysis"))
         out["graph analysis, time: forumscope ingest + network / pandas + networkx, end to end"] = div(
             (ing or 0) + fs_net["seconds"], rr["seconds"])
         out["graph analysis, memory: forumscope max(ingest, network) / pandas + networkx (tree PSS)"] = div(
@@ -313,8 +321,11 @@ def ratios(rows: dict, steps: list[str], full: bool) -> dict:
         out["full run seconds (ingest + analyze + report)"] = sum(x for x in full_run if x is not None)
         out["full run peak tree PSS MB"] = max(_get(rows, s, "tree_pss_mb") or 0
                                                for s in ("ingest", "analyze (all steps, one process)", "report"))
-    out["structure steps, sum of step seconds"] = sum(
+    out["structure steps, sum of step seconds (each in its own process)"] = sum(
         _get(rows, f"step {s}") or 0 for s in STRUCTURE if s in steps) or None
+    inside = ((rows.get("analyze (all steps, one process)") or {}).get("out") or {}).get("step_seconds") or {}
+    out["structure steps, sum of step seconds (inside the one-process run)"] = sum(
+        v for k, v in inside.items() if k in STRUCTURE) or None
     return out
 
 
@@ -374,7 +385,18 @@ def main() -> None:
                     help="run the pandas + networkx and ConvoKit routes only up to this many posts (default "
                          "2,000,000: at 10M posts pandas alone needs more memory than the machine has)")
     ap.add_argument("--name", default="forumscope-bench", help="results file name prefix")
+    ap.add_argument("--render", metavar="JSON", help="only rewrite the Markdown (and ratios) of a results file")
     args = ap.parse_args()
+    if args.render:
+        path = Path(args.render)
+        payload = json.loads(path.read_text())
+        for res in payload["results"]:
+            res["ratios"] = ratios(res["stages"], payload["steps"], True)
+        path.write_text(json.dumps(payload, indent=2))
+        path.with_suffix(".md").write_text(markdown(payload["results"], payload["missing_steps"], payload["machine"],
+                                                    payload["load_average"]) + "\n")
+        print(f"rewrote {path} and {path.with_suffix('.md')}")
+        return
     steps, missing = importable_steps()
     if args.steps:
         steps = [s for s in args.steps.split(",") if s]

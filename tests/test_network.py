@@ -329,3 +329,17 @@ def test_large_graph_settings_and_sampled_betweenness(synth_case):
     top = set(np.argsort(-be)[:20])
     assert len(top & set(np.argsort(-bl)[:20])) >= 15
     assert bl.sum() == pytest.approx(be.sum(), rel=0.15)  # the scaled estimate is unbiased for the total
+
+
+def test_split_half_reliability_uses_spearman_with_ties():
+    from scipy.stats import rankdata, spearmanr
+
+    from forumscope.analyze.network import average_ranks, split_half_reliability
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 20, 500).astype(float)  # many ties, as betweenness has (zeros)
+    b = a + rng.normal(0, 5, 500)
+    assert np.allclose(average_ranks(a), rankdata(a))
+    r = spearmanr(a, b).statistic
+    assert split_half_reliability(a, b) == pytest.approx(2 * r / (1 + r))
+    assert split_half_reliability(a, np.zeros(500)) is None  # no variation: undefined
