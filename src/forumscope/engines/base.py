@@ -448,3 +448,42 @@ def access_rule(*, min_posts: int | None = None, group_ids: Sequence[str] = (), 
     if note:
         parts.append(note)
     return "; ".join(parts) or None
+
+
+def add_interactions(out: dict[str, Any], sql: str) -> None:
+    """Append interaction rows (SQL) to whatever ``out["interactions"]`` already holds."""
+    out["interactions"] = f"{out['interactions']} UNION ALL BY NAME {sql}" if "interactions" in out else sql
+
+
+def pm_links_sql(private_messages_sql: str) -> str:
+    """One ``private_message`` interaction per message and recipient (metadata only), from the mapped
+    ``private_messages`` SQL whose ``recipient_ids`` are ``|``-separated."""
+    return ("SELECT 'pm:' || pm.id || ':' || rc AS id, 'private_message' AS kind, pm.sender_id AS source_user_id, "
+            "rc AS target_user_id, pm.sent_at AS created_at, pm._offset FROM (" + private_messages_sql + ") pm, "
+            "unnest(string_split(coalesce(pm.recipient_ids, ''), '|')) AS u(rc) WHERE rc <> ''")
+
+
+def contacts_sql(parts: Sequence[str], id_macro: str = "fs_id") -> str | None:
+    """The ``contacts`` table from ``parts``: SELECTs of (uid, kind, p = the staged pseudonym, t = when
+    seen). One row per member, kind and pseudonym with first/last seen and how many records carry it;
+    ``id_macro`` turns the engine's user id into the canonical one."""
+    if not parts:
+        return None
+    return (f"SELECT kind || ':' || coalesce({id_macro}(uid), '') || ':' || p AS id, {id_macro}(uid) AS user_id, "
+            "kind, p AS pseudonym, min(t) AS first_seen_at, max(t) AS last_seen_at, count(*) AS records FROM ("
+            + " UNION ALL ".join(parts) + ") WHERE p IS NOT NULL GROUP BY ALL")
+
+
+def to_int(v: Any, default: int = 0) -> int:
+    """A staged (text) value as an int, ``default`` when it is missing or not a number."""
+    try:
+        return int(str(v).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def query_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    """A small query's rows as dicts (column name -> value); for lookup tables, never for posts."""
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]

@@ -35,7 +35,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from forumscope.engines.base import EngineSpec, MapContext, access_rule, convert_markup, group_kind, install_macros
+from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, contacts_sql, convert_markup,
+                                    group_kind, install_macros, pm_links_sql, query_dicts, to_int)
 
 ENGINE = EngineSpec(
     name="discourse",
@@ -97,19 +98,6 @@ ACTION_KINDS = {"closed.enabled": "close", "autoclosed.enabled": "close", "close
                 "split_topic": "migrate", "merged": "merge"}
 
 
-def _int(v: Any, default: int = 0) -> int:
-    try:
-        return int(str(v).strip())
-    except (TypeError, ValueError):
-        return default
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cur = con.execute(sql)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
 def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, str | pa.Table]:
     install_macros(con)
     out: dict[str, str | pa.Table] = {}
@@ -118,7 +106,7 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, str
         hit = con.execute("SELECT value FROM site_settings WHERE name = 'title' LIMIT 1").fetchall()
         title = hit[0][0] if hit else None
     out["forums"] = pa.table({"id": [ctx.forum_id], "name": [ctx.forum_name or title], "platform": ["discourse"]})
-    groups = _rows(con, f"SELECT fs_nz(id) AS id, name, {ctx.col('groups', 'full_name')} AS full_name, "
+    groups = query_dicts(con, f"SELECT fs_nz(id) AS id, name, {ctx.col('groups', 'full_name')} AS full_name, "
                         f"{ctx.col('groups', 'title')} AS title FROM \"groups\"") if ctx.has("groups", "id") else []
     if groups:
         out["groups"] = _groups(groups)
@@ -141,10 +129,7 @@ def _pm_links(ctx: MapContext, out: dict[str, Any]) -> None:
         return
     if not ctx.store_pm_text:
         ctx.notice("discourse: private-message text not stored (privacy.store_private_message_text is off)")
-    links = ("SELECT 'pm:' || pm.id || ':' || rc AS id, 'private_message' AS kind, pm.sender_id AS source_user_id, "
-             "rc AS target_user_id, pm.sent_at AS created_at, pm._offset FROM (" + out["private_messages"] + ") pm, "
-             "unnest(string_split(coalesce(pm.recipient_ids, ''), '|')) AS u(rc) WHERE rc <> ''")
-    out["interactions"] = f"{out['interactions']} UNION ALL BY NAME {links}" if "interactions" in out else links
+    add_interactions(out, pm_links_sql(out["private_messages"]))
 
 
 def _contacts(ctx: MapContext, out: dict[str, Any]) -> None:
@@ -158,10 +143,7 @@ def _contacts(ctx: MapContext, out: dict[str, Any]) -> None:
     if ctx.has("user_emails", "user_id", "email"):
         parts.append("SELECT user_id, 'email', email, NULL::TIMESTAMP FROM user_emails")
     if parts:
-        out["contacts"] = (
-            "SELECT kind || ':' || coalesce(fs_nz(uid), '') || ':' || p AS id, fs_nz(uid) AS user_id, kind, "
-            "p AS pseudonym, min(t) AS first_seen_at, max(t) AS last_seen_at, count(*) AS records FROM ("
-            + " UNION ALL ".join(parts) + ") WHERE p IS NOT NULL GROUP BY ALL")
+        out["contacts"] = contacts_sql(parts, id_macro="fs_nz")
 
 
 # ------------------------------------------------------------------------------------------ groups, boards
@@ -180,7 +162,7 @@ def _kind(gid: int, name: str | None, full: str | None) -> str:
 def _groups(groups: list[dict[str, Any]]) -> pa.Table:
     rows: dict[str, list[Any]] = {"id": [], "name": [], "kind": [], "description": []}
     for g in groups:
-        gid = _int(g["id"], -1)
+        gid = to_int(g["id"], -1)
         if gid == EVERYONE:
             continue  # everyone: every member, not a group anyone joins
         rows["id"].append(str(gid))
@@ -193,15 +175,15 @@ def _groups(groups: list[dict[str, Any]]) -> pa.Table:
 
 def _boards(con: duckdb.DuckDBPyConnection, ctx: MapContext, groups: list[dict[str, Any]]) -> pa.Table:
     c = lambda col, d="NULL": ctx.col("categories", col, d)
-    cats = _rows(con, f"SELECT fs_nz(id) AS id, name, {c('description')} AS description, {c('position')} AS position, "
+    cats = query_dicts(con, f"SELECT fs_nz(id) AS id, name, {c('description')} AS description, {c('position')} AS position, "
                       f"fs_nz({c('parent_category_id')}) AS parent, {c('read_restricted')} AS read_restricted, "
                       f"fs_datetime({c('created_at')}) AS created_at, _offset FROM categories")
     perms: dict[str, list[tuple[int, int]]] = {}
     if ctx.has("category_groups", "category_id", "group_id"):
         ptype = ctx.col("category_groups", "permission_type", "'1'")
-        for r in _rows(con, f"SELECT fs_nz(category_id) AS cid, group_id, {ptype} AS ptype FROM category_groups"):
-            perms.setdefault(r["cid"], []).append((_int(r["group_id"], -1), _int(r["ptype"], 1)))
-    kinds = {_int(g["id"], -1): _kind(_int(g["id"], -1), g.get("name"), g.get("full_name")) for g in groups}
+        for r in query_dicts(con, f"SELECT fs_nz(category_id) AS cid, group_id, {ptype} AS ptype FROM category_groups"):
+            perms.setdefault(r["cid"], []).append((to_int(r["group_id"], -1), to_int(r["ptype"], 1)))
+    kinds = {to_int(g["id"], -1): _kind(to_int(g["id"], -1), g.get("name"), g.get("full_name")) for g in groups}
     cols = {k: [] for k in ("id", "parent_id", "name", "description", "position", "is_hidden", "access_rule",
                             "min_rank_id", "required_group_ids", "created_at", "_offset")}
     gated = 0
@@ -235,7 +217,7 @@ def _boards(con: duckdb.DuckDBPyConnection, ctx: MapContext, groups: list[dict[s
         cols["parent_id"].append(r["parent"])
         cols["name"].append(r["name"])
         cols["description"].append((r.get("description") or "").strip() or None)
-        cols["position"].append(_int(r.get("position")) if r.get("position") is not None else None)
+        cols["position"].append(to_int(r.get("position")) if r.get("position") is not None else None)
         cols["is_hidden"].append(hidden)
         cols["access_rule"].append(rule)
         cols["min_rank_id"].append(rank)

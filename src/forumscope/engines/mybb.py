@@ -17,7 +17,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from forumscope.engines.base import EngineSpec, MapContext, access_rule, arrow_to_table, convert_markup, group_kind
+from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, arrow_to_table, contacts_sql,
+                                    convert_markup, group_kind)
 
 ENGINE = EngineSpec(
     name="mybb",
@@ -258,7 +259,7 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, Any
             f"_offset FROM privatemessages {inbox}")
         pm_links = ("SELECT 'pm:' || id AS id, 'private_message' AS kind, sender_id AS source_user_id, recipient_ids AS "
                     "target_user_id, sent_at AS created_at, _offset FROM (" + out["private_messages"] + ") WHERE recipient_ids IS NOT NULL")
-        out["interactions"] = (f"{out['interactions']} UNION ALL BY NAME {pm_links}" if "interactions" in out else pm_links)
+        add_interactions(out, pm_links)
         if not ctx.store_pm_text:
             ctx.notice("mybb: private-message text not stored (privacy.store_private_message_text is off)")
 
@@ -279,7 +280,5 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, Any
         if ctx.has("posts", "ipaddress"):
             parts.append("SELECT uid, 'ip', ipaddress, fs_epoch(dateline) FROM posts")
         if parts:
-            out["contacts"] = ("SELECT kind || ':' || coalesce(fs_id(uid), '') || ':' || p AS id, fs_id(uid) AS user_id, kind, "
-                               "p AS pseudonym, min(t) AS first_seen_at, max(t) AS last_seen_at, count(*) AS records "
-                               f"FROM ({' UNION ALL '.join(parts)}) WHERE p IS NOT NULL GROUP BY ALL")
+            out["contacts"] = contacts_sql(parts)
     return out

@@ -20,7 +20,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from forumscope.engines.base import EngineSpec, MapContext, access_rule, arrow_to_table, convert_markup, group_kind
+from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, arrow_to_table, contacts_sql,
+                                    convert_markup, group_kind, pm_links_sql)
 
 ENGINE = EngineSpec(
     name="phpbb",
@@ -320,7 +321,7 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, Any
         thanks = (f"SELECT 'thanks:' || post_id || ':' || user_id AS id, 'thanks' AS kind, fs_id(user_id) AS source_user_id, "
                   f"fs_id({c('thanks', 'poster_id')}) AS target_user_id, fs_id(post_id) AS target_post_id, "
                   f"fs_epoch({c('thanks', 'thanks_time')}) AS created_at, 1.0 AS value, _offset FROM thanks")
-        out["interactions"] = (f"{out['interactions']} UNION ALL BY NAME {thanks}" if "interactions" in out else thanks)
+        add_interactions(out, thanks)
 
     # ------------------------------------------------------------ private messages
     if ctx.has("privmsgs", "msg_id"):
@@ -338,12 +339,7 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, Any
             f"FROM privmsgs pm {'LEFT JOIN ' + recip + ' r ON r.mid = pm.msg_id' if recip else ''}")
         if not ctx.store_pm_text:
             ctx.notice("phpbb: private-message text not stored (privacy.store_private_message_text is off)")
-        pm_links = (
-            "SELECT 'pm:' || pm.id || ':' || rc AS id, 'private_message' AS kind, pm.sender_id AS source_user_id, "
-            "rc AS target_user_id, pm.sent_at AS created_at, pm._offset FROM (" + out["private_messages"] + ") pm, "
-            "unnest(string_split(coalesce(pm.recipient_ids, ''), '|')) AS u(rc) WHERE rc <> ''")
-        out["interactions"] = (f"{out['interactions']} UNION ALL BY NAME {pm_links}" if "interactions" in out
-                               else pm_links)
+        add_interactions(out, pm_links_sql(out["private_messages"]))
 
     # ------------------------------------------------------------ attachments (records only)
     if ctx.has("attachments", "attach_id"):
@@ -388,8 +384,4 @@ def _contacts_sql(ctx: MapContext) -> str | None:
         parts.append(f"SELECT poster_id, 'ip', poster_ip, fs_epoch({c('posts', 'post_time')}) FROM posts")
     if ctx.has("privmsgs", "author_ip"):
         parts.append(f"SELECT author_id, 'ip', author_ip, fs_epoch({c('privmsgs', 'message_time')}) FROM privmsgs")
-    if not parts:
-        return None
-    return ("SELECT kind || ':' || coalesce(fs_id(uid), '') || ':' || p AS id, fs_id(uid) AS user_id, kind, p AS pseudonym, "
-            "min(t) AS first_seen_at, max(t) AS last_seen_at, count(*) AS records FROM (" + " UNION ALL ".join(parts) +
-            ") WHERE p IS NOT NULL GROUP BY ALL")
+    return contacts_sql(parts)

@@ -18,7 +18,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from forumscope.engines.base import EngineSpec, MapContext, access_rule, arrow_to_table, convert_markup, group_kind
+from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, arrow_to_table, contacts_sql,
+                                    convert_markup, group_kind, pm_links_sql)
 
 ENGINE = EngineSpec(
     name="smf",
@@ -307,11 +308,7 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, Any
             f"fs_epoch({c('personal_messages', 'msgtime', 'NULL', 'pm')}) AS sent_at, {subject} AS subject, {text} AS text, "
             f"coalesce(fs_id({c('personal_messages', 'id_pm_head', 'NULL', 'pm')}), pm.id_pm) AS conversation_id, pm._offset "
             f"FROM personal_messages pm {recip}")
-        pm_links = ("SELECT 'pm:' || pm.id || ':' || rc AS id, 'private_message' AS kind, pm.sender_id AS source_user_id, "
-                    "rc AS target_user_id, pm.sent_at AS created_at, pm._offset FROM (" + out["private_messages"] +
-                    ") pm, unnest(string_split(coalesce(pm.recipient_ids, ''), '|')) AS u(rc) WHERE rc <> ''")
-        out["interactions"] = (f"{out['interactions']} UNION ALL BY NAME {pm_links}" if "interactions" in out
-                               else pm_links)
+        add_interactions(out, pm_links_sql(out["private_messages"]))
 
     # ------------------------------------------------------------ attachments (records only; not avatars/thumbnails)
     if ctx.has("attachments", "id_attach"):
@@ -334,9 +331,7 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, Any
         if ctx.has("messages", "poster_ip"):
             parts.append("SELECT id_member, 'ip', poster_ip, fs_epoch(poster_time) FROM messages")
         if parts:
-            out["contacts"] = ("SELECT kind || ':' || coalesce(fs_id(uid), '') || ':' || p AS id, fs_id(uid) AS user_id, "
-                               "kind, p AS pseudonym, min(t) AS first_seen_at, max(t) AS last_seen_at, count(*) AS records "
-                               f"FROM ({' UNION ALL '.join(parts)}) WHERE p IS NOT NULL GROUP BY ALL")
+            out["contacts"] = contacts_sql(parts)
     if not ctx.store_pm_text and "private_messages" in out:
         ctx.notice("smf: private-message text not stored (privacy.store_private_message_text is off)")
     return out

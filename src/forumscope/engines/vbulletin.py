@@ -32,7 +32,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from forumscope.engines.base import EngineSpec, MapContext, access_rule, convert_markup, group_kind, install_macros, qi
+from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, contacts_sql, convert_markup,
+                                    group_kind, install_macros, pm_links_sql, qi, query_dicts, to_int)
 
 ENGINE = EngineSpec(
     name="vbulletin",
@@ -89,19 +90,6 @@ DEFAULT_KINDS = {1: "other", 2: "member", 3: "member", 4: "member", 5: "moderato
                  8: "banned"}
 
 
-def _int(v: Any, default: int = 0) -> int:
-    try:
-        return int(str(v).strip())
-    except (TypeError, ValueError):
-        return default
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cur = con.execute(sql)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
 def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, str | pa.Table]:
     install_macros(con)
     out: dict[str, str | pa.Table] = {}
@@ -111,7 +99,7 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, str
         title = hit[0][0] if hit else None
     out["forums"] = pa.table({"id": [ctx.forum_id], "name": [ctx.forum_name or title], "platform": ["vbulletin"]})
 
-    groups = _rows(con, "SELECT * FROM usergroup") if ctx.has("usergroup", "usergroupid") else []
+    groups = query_dicts(con, "SELECT * FROM usergroup") if ctx.has("usergroup", "usergroupid") else []
     promotions = _promotions(con, ctx)
     if groups:
         out["groups"] = _groups(groups, promotions)
@@ -134,10 +122,7 @@ def _pm_links(ctx: MapContext, out: dict[str, Any]) -> None:
         return
     if not ctx.store_pm_text:
         ctx.notice("vbulletin: private-message text not stored (privacy.store_private_message_text is off)")
-    links = ("SELECT 'pm:' || pm.id || ':' || rc AS id, 'private_message' AS kind, pm.sender_id AS source_user_id, "
-             "rc AS target_user_id, pm.sent_at AS created_at, pm._offset FROM (" + out["private_messages"] + ") pm, "
-             "unnest(string_split(coalesce(pm.recipient_ids, ''), '|')) AS u(rc) WHERE rc <> ''")
-    out["interactions"] = f"{out['interactions']} UNION ALL BY NAME {links}" if "interactions" in out else links
+    add_interactions(out, pm_links_sql(out["private_messages"]))
 
 
 def _contacts(ctx: MapContext, out: dict[str, Any]) -> None:
@@ -151,10 +136,7 @@ def _contacts(ctx: MapContext, out: dict[str, Any]) -> None:
     if ctx.has("post", "userid", "ipaddress"):
         parts.append(f"SELECT userid, 'ip', ipaddress, fs_epoch({ctx.col('post', 'dateline')}) FROM post")
     if parts:
-        out["contacts"] = (
-            "SELECT kind || ':' || coalesce(fs_id(uid), '') || ':' || p AS id, fs_id(uid) AS user_id, kind, "
-            "p AS pseudonym, min(t) AS first_seen_at, max(t) AS last_seen_at, count(*) AS records FROM ("
-            + " UNION ALL ".join(parts) + ") WHERE p IS NOT NULL GROUP BY ALL")
+        out["contacts"] = contacts_sql(parts)
 
 
 # ------------------------------------------------------------------------------------------ groups, boards
@@ -163,25 +145,25 @@ def _promotions(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, in
     if not ctx.has("userpromotion", "joinusergroupid", "posts", "strategy"):
         return {}
     out: dict[str, int] = {}
-    for r in _rows(con, "SELECT joinusergroupid, posts, strategy FROM userpromotion"):
-        if _int(r["strategy"], -1) == 17:
-            g = str(_int(r["joinusergroupid"]))
-            out[g] = min(out.get(g, 1 << 30), _int(r["posts"]))
+    for r in query_dicts(con, "SELECT joinusergroupid, posts, strategy FROM userpromotion"):
+        if to_int(r["strategy"], -1) == 17:
+            g = str(to_int(r["joinusergroupid"]))
+            out[g] = min(out.get(g, 1 << 30), to_int(r["posts"]))
     return out
 
 
 def _group_kind(g: dict[str, Any], promotions: dict[str, int]) -> str:
-    gid = _int(g.get("usergroupid"))
+    gid = to_int(g.get("usergroupid"))
     if gid in DEFAULT_KINDS:
         return DEFAULT_KINDS[gid]
     if str(gid) in promotions:
         return "member"  # reached by post count: a step of the ladder, not a hand-picked group
-    admin = _int(g.get("adminpermissions"))
+    admin = to_int(g.get("adminpermissions"))
     if admin & 2:
         return "admin"
     if admin & 1:
         return "moderator"
-    if g.get("genericoptions") is not None and not _int(g.get("genericoptions")) & 32:
+    if g.get("genericoptions") is not None and not to_int(g.get("genericoptions")) & 32:
         return "banned"  # 'isnotbannedgroup' not set
     return group_kind(g.get("title"))
 
@@ -189,7 +171,7 @@ def _group_kind(g: dict[str, Any], promotions: dict[str, int]) -> str:
 def _groups(groups: list[dict[str, Any]], promotions: dict[str, int]) -> pa.Table:
     rows = {"id": [], "name": [], "kind": [], "description": []}
     for g in groups:
-        gid = str(_int(g["usergroupid"]))
+        gid = str(to_int(g["usergroupid"]))
         rows["id"].append(gid)
         rows["name"].append(g.get("title"))
         rows["kind"].append(_group_kind(g, promotions))
@@ -202,21 +184,21 @@ def _groups(groups: list[dict[str, Any]], promotions: dict[str, int]) -> pa.Tabl
 
 def _boards(con: duckdb.DuckDBPyConnection, ctx: MapContext, groups: list[dict[str, Any]],
             promotions: dict[str, int]) -> pa.Table:
-    forums = _rows(con, f"SELECT forumid, title, description, {ctx.col('forum', 'options')} AS options, "
+    forums = query_dicts(con, f"SELECT forumid, title, description, {ctx.col('forum', 'options')} AS options, "
                         f"{ctx.col('forum', 'displayorder')} AS displayorder, {ctx.col('forum', 'parentid')} AS parentid, "
                         f"{ctx.col('forum', 'parentlist')} AS parentlist, _offset FROM forum")
     perms: dict[tuple[int, int], int] = {}
     if ctx.has("forumpermission", "forumid", "usergroupid", "forumpermissions"):
-        for r in _rows(con, "SELECT forumid, usergroupid, forumpermissions FROM forumpermission"):
-            perms[(_int(r["forumid"]), _int(r["usergroupid"]))] = _int(r["forumpermissions"])
-    defaults = {_int(g["usergroupid"]): _int(g.get("forumpermissions")) for g in groups}
-    parent = {_int(f["forumid"]): _int(f["parentid"], -1) for f in forums}
+        for r in query_dicts(con, "SELECT forumid, usergroupid, forumpermissions FROM forumpermission"):
+            perms[(to_int(r["forumid"]), to_int(r["usergroupid"]))] = to_int(r["forumpermissions"])
+    defaults = {to_int(g["usergroupid"]): to_int(g.get("forumpermissions")) for g in groups}
+    parent = {to_int(f["forumid"]): to_int(f["parentid"], -1) for f in forums}
 
     def ancestors(f: dict[str, Any]) -> list[int]:
-        chain = [_int(x) for x in str(f.get("parentlist") or "").split(",") if x.strip() not in ("", "-1")]
+        chain = [to_int(x) for x in str(f.get("parentlist") or "").split(",") if x.strip() not in ("", "-1")]
         if chain:
             return chain
-        out, cur, seen = [], _int(f["forumid"]), set()
+        out, cur, seen = [], to_int(f["forumid"]), set()
         while cur > 0 and cur not in seen:
             seen.add(cur)
             out.append(cur)
@@ -234,11 +216,11 @@ def _boards(con: duckdb.DuckDBPyConnection, ctx: MapContext, groups: list[dict[s
 
     out = {k: [] for k in ("id", "parent_id", "name", "description", "position", "is_hidden", "access_rule",
                            "min_posts", "required_group_ids", "_offset")}
-    kinds = {_int(g["usergroupid"]): _group_kind(g, promotions) for g in groups}
+    kinds = {to_int(g["usergroupid"]): _group_kind(g, promotions) for g in groups}
     gated = 0
     for f in forums:
-        fid = _int(f["forumid"])
-        opts = _int(f.get("options"), OPT_CANCONTAINTHREADS | OPT_ALLOWPOSTING)
+        fid = to_int(f["forumid"])
+        opts = to_int(f.get("options"), OPT_CANCONTAINTHREADS | OPT_ALLOWPOSTING)
         min_posts, required, rule = None, None, None
         hidden = None
         if REGISTERED in defaults:
@@ -268,7 +250,7 @@ def _boards(con: duckdb.DuckDBPyConnection, ctx: MapContext, groups: list[dict[s
         out["parent_id"].append(str(parent[fid]) if parent.get(fid, -1) > 0 else None)
         out["name"].append(f.get("title"))
         out["description"].append((f.get("description") or "").strip() or None)
-        out["position"].append(_int(f.get("displayorder")))
+        out["position"].append(to_int(f.get("displayorder")))
         out["is_hidden"].append(hidden)
         out["access_rule"].append(rule)
         out["min_posts"].append(min_posts)
@@ -285,7 +267,7 @@ def _boards(con: duckdb.DuckDBPyConnection, ctx: MapContext, groups: list[dict[s
 # ------------------------------------------------------------------------------------------ users, ranks
 def _users(con: duckdb.DuckDBPyConnection, ctx: MapContext, out: dict[str, Any], groups: list[dict[str, Any]]) -> None:
     has_ladder = ctx.has("usertitle", "usertitleid", "minposts")
-    titled = {str(_int(g["usergroupid"])): g.get("usertitle") for g in groups if (g.get("usertitle") or "").strip()}
+    titled = {str(to_int(g["usergroupid"])): g.get("usertitle") for g in groups if (g.get("usertitle") or "").strip()}
     if has_ladder:
         con.execute("CREATE OR REPLACE TABLE _ladder AS SELECT 'ut' || fs_id(usertitleid) AS rank_id, "
                     "fs_int(minposts) AS minposts, title FROM usertitle WHERE fs_int(minposts) IS NOT NULL")

@@ -35,7 +35,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from forumscope.engines.base import EngineSpec, MapContext, access_rule, convert_markup, group_kind, install_macros
+from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, contacts_sql, convert_markup,
+                                    group_kind, install_macros, pm_links_sql, query_dicts, to_int)
 
 ENGINE = EngineSpec(
     name="xenforo",
@@ -99,24 +100,11 @@ LADDER_UNITS = {"message_count": "messages", "reaction_score": "reaction score",
 LADDER_FIELDS = tuple(LADDER_UNITS)
 
 
-def _int(v: Any, default: int = 0) -> int:
-    try:
-        return int(str(v).strip())
-    except (TypeError, ValueError):
-        return default
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cur = con.execute(sql)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
 def _options(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, str]:
     if not ctx.has("option", "option_id", "option_value"):
         return {}
     want = ("boardTitle", "guestTimeZone", "userTitleLadderField")
-    got = _rows(con, "SELECT option_id, option_value FROM \"option\" WHERE option_id IN "
+    got = query_dicts(con, "SELECT option_id, option_value FROM \"option\" WHERE option_id IN "
                      f"({', '.join(repr(w) for w in want)})")
     return {r["option_id"]: (r["option_value"] or "").strip() for r in got}
 
@@ -152,7 +140,7 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, str
     opts = _options(con, ctx)
     out["forums"] = pa.table({"id": [ctx.forum_id], "name": [ctx.forum_name or opts.get("boardTitle")],
                               "platform": ["xenforo"]})
-    groups = _rows(con, "SELECT * FROM user_group") if ctx.has("user_group", "user_group_id") else []
+    groups = query_dicts(con, "SELECT * FROM user_group") if ctx.has("user_group", "user_group_id") else []
     promos = _promotions(con, ctx)
     by_posts: dict[str, int] = {}
     for p in promos:
@@ -180,10 +168,7 @@ def _pm_links(ctx: MapContext, out: dict[str, Any]) -> None:
         return
     if not ctx.store_pm_text:
         ctx.notice("xenforo: conversation text not stored (privacy.store_private_message_text is off)")
-    links = ("SELECT 'pm:' || pm.id || ':' || rc AS id, 'private_message' AS kind, pm.sender_id AS source_user_id, "
-             "rc AS target_user_id, pm.sent_at AS created_at, pm._offset FROM (" + out["private_messages"] + ") pm, "
-             "unnest(string_split(coalesce(pm.recipient_ids, ''), '|')) AS u(rc) WHERE rc <> ''")
-    out["interactions"] = f"{out['interactions']} UNION ALL BY NAME {links}" if "interactions" in out else links
+    add_interactions(out, pm_links_sql(out["private_messages"]))
 
 
 def _contacts(ctx: MapContext, out: dict[str, Any]) -> None:
@@ -195,10 +180,7 @@ def _contacts(ctx: MapContext, out: dict[str, Any]) -> None:
     if ctx.has("ip", "user_id", "ip"):
         parts.append(f"SELECT user_id, 'ip', ip, fs_epoch({ctx.col('ip', 'log_date')}) FROM ip")
     if parts:
-        out["contacts"] = (
-            "SELECT kind || ':' || coalesce(fs_id(uid), '') || ':' || p AS id, fs_id(uid) AS user_id, kind, "
-            "p AS pseudonym, min(t) AS first_seen_at, max(t) AS last_seen_at, count(*) AS records FROM ("
-            + " UNION ALL ".join(parts) + ") WHERE p IS NOT NULL GROUP BY ALL")
+        out["contacts"] = contacts_sql(parts)
 
 
 # ------------------------------------------------------------------------------------------ groups, boards
@@ -207,18 +189,18 @@ def _promotions(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> list[dict[st
         return []
     out = []
     active = ctx.col("user_group_promotion", "active", "'1'")
-    for r in _rows(con, f"SELECT promotion_id, user_criteria, extra_user_group_ids, {active} AS active "
+    for r in query_dicts(con, f"SELECT promotion_id, user_criteria, extra_user_group_ids, {active} AS active "
                         "FROM user_group_promotion"):
-        if _int(r["active"], 1) == 0:
+        if to_int(r["active"], 1) == 0:
             continue
         groups = [g.strip() for g in str(r["extra_user_group_ids"] or "").split(",") if g.strip() not in ("", "0")]
-        out.append({"id": str(_int(r["promotion_id"])), "groups": groups,
+        out.append({"id": str(to_int(r["promotion_id"])), "groups": groups,
                     "threshold": promotion_threshold(r["user_criteria"])})
     return out
 
 
 def _group_kind(g: dict[str, Any], by_posts: dict[str, int]) -> str:
-    gid = _int(g["user_group_id"])
+    gid = to_int(g["user_group_id"])
     if gid in DEFAULT_KINDS:
         return DEFAULT_KINDS[gid]
     if str(gid) in by_posts:
@@ -229,7 +211,7 @@ def _group_kind(g: dict[str, Any], by_posts: dict[str, int]) -> str:
 def _groups(groups: list[dict[str, Any]], by_posts: dict[str, int]) -> pa.Table:
     rows: dict[str, list[Any]] = {"id": [], "name": [], "kind": [], "description": []}
     for g in groups:
-        gid = str(_int(g["user_group_id"]))
+        gid = str(to_int(g["user_group_id"]))
         rows["id"].append(gid)
         rows["name"].append(g.get("title"))
         rows["kind"].append(_group_kind(g, by_posts))
@@ -243,7 +225,7 @@ def _boards(con: duckdb.DuckDBPyConnection, ctx: MapContext, groups: list[dict[s
     allow = "f.allow_posting" if ctx.has("forum", "node_id", "allow_posting") else "NULL"
     fjoin = ("LEFT JOIN forum f ON fs_id(f.node_id) = fs_id(n.node_id)" if ctx.has("forum", "node_id")
              else "LEFT JOIN (SELECT NULL AS node_id, NULL AS allow_posting) f ON false")
-    nodes = _rows(con, f"SELECT fs_id(n.node_id) AS id, n.title, {n('description')} AS description, "
+    nodes = query_dicts(con, f"SELECT fs_id(n.node_id) AS id, n.title, {n('description')} AS description, "
                        f"{n('node_type_id', repr('Forum'))} AS node_type_id, fs_id({n('parent_node_id')}) AS parent, "
                        f"{n('display_order')} AS display_order, {n('display_in_list', repr('1'))} AS display_in_list, "
                        f"{allow} AS allow_posting, n._offset FROM node n {fjoin}")
@@ -256,15 +238,15 @@ def _boards(con: duckdb.DuckDBPyConnection, ctx: MapContext, groups: list[dict[s
     content: dict[tuple[str, int, str], str] = {}
     want = ("postThread", "postReply", "viewNode", "viewContent")
     if ctx.has("permission_entry", "user_group_id", "permission_id", "permission_value"):
-        for r in _rows(con, "SELECT user_group_id, user_id, permission_id, permission_value FROM permission_entry "
+        for r in query_dicts(con, "SELECT user_group_id, user_id, permission_id, permission_value FROM permission_entry "
                             f"WHERE permission_id IN {want}"):
-            if _int(r["user_id"]) == 0:
-                glob[(_int(r["user_group_id"]), r["permission_id"])] = r["permission_value"]
+            if to_int(r["user_id"]) == 0:
+                glob[(to_int(r["user_group_id"]), r["permission_id"])] = r["permission_value"]
     if ctx.has("permission_entry_content", "content_id", "user_group_id", "permission_id", "permission_value"):
-        for r in _rows(con, "SELECT content_type, content_id, user_group_id, user_id, permission_id, permission_value "
+        for r in query_dicts(con, "SELECT content_type, content_id, user_group_id, user_id, permission_id, permission_value "
                             f"FROM permission_entry_content WHERE permission_id IN {want}"):
-            if _int(r["user_id"]) == 0 and (r.get("content_type") or "node") == "node":
-                content[(str(_int(r["content_id"])), _int(r["user_group_id"]), r["permission_id"])] = r["permission_value"]
+            if to_int(r["user_id"]) == 0 and (r.get("content_type") or "node") == "node":
+                content[(str(to_int(r["content_id"])), to_int(r["user_group_id"]), r["permission_id"])] = r["permission_value"]
 
     def effective(node: str, gid: int, perm: str) -> str:
         """'allow', 'deny' (never) or 'no', walking the node tree up, then the global entry."""
@@ -285,8 +267,8 @@ def _boards(con: duckdb.DuckDBPyConnection, ctx: MapContext, groups: list[dict[s
     def can(node: str, gid: int, *perms: str) -> bool:
         return any(effective(node, gid, p) == "allow" for p in perms)
 
-    gids = sorted(_int(g["user_group_id"]) for g in groups)
-    kinds = {_int(g["user_group_id"]): _group_kind(g, by_posts) for g in groups}
+    gids = sorted(to_int(g["user_group_id"]) for g in groups)
+    kinds = {to_int(g["user_group_id"]): _group_kind(g, by_posts) for g in groups}
     cols = {k: [] for k in ("id", "parent_id", "name", "description", "position", "is_hidden", "access_rule",
                             "min_posts", "required_group_ids", "_offset")}
     gated = 0
@@ -313,15 +295,15 @@ def _boards(con: duckdb.DuckDBPyConnection, ctx: MapContext, groups: list[dict[s
                 else:
                     rule = "no user group may post"
                 gated += 1
-        if r["node_type_id"] == "Forum" and r.get("allow_posting") is not None and _int(r["allow_posting"], 1) == 0:
+        if r["node_type_id"] == "Forum" and r.get("allow_posting") is not None and to_int(r["allow_posting"], 1) == 0:
             rule = (rule + "; " if rule else "") + "closed for posting"
-        if _int(r.get("display_in_list"), 1) == 0:
+        if to_int(r.get("display_in_list"), 1) == 0:
             hidden = True
         cols["id"].append(node)
         cols["parent_id"].append(r["parent"] if r["parent"] in parent else None)
         cols["name"].append(r["title"])
         cols["description"].append((r.get("description") or "").strip() or None)
-        cols["position"].append(_int(r.get("display_order")))
+        cols["position"].append(to_int(r.get("display_order")))
         cols["is_hidden"].append(hidden)
         cols["access_rule"].append(rule)
         cols["min_posts"].append(min_posts)
@@ -345,7 +327,7 @@ def _users(con: duckdb.DuckDBPyConnection, ctx: MapContext, out: dict[str, Any],
     if has_ladder:
         con.execute("CREATE OR REPLACE TABLE _ladder AS SELECT 'utl' || fs_int(minimum_level) AS rank_id, "
                     "fs_int(minimum_level) AS level, title FROM user_title_ladder WHERE fs_int(minimum_level) IS NOT NULL")
-    titled = {str(_int(g["user_group_id"])): g.get("user_title") for g in groups if (g.get("user_title") or "").strip()}
+    titled = {str(to_int(g["user_group_id"])): g.get("user_title") for g in groups if (g.get("user_title") or "").strip()}
     con.execute("CREATE OR REPLACE TABLE _titled (gid VARCHAR, title VARCHAR)")
     if titled:
         con.executemany("INSERT INTO _titled VALUES (?, ?)", list(titled.items()))
