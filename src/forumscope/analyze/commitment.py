@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from forumscope.analyze.roles import DEFAULT_STAFF_GROUP_KINDS, forum_where, sql_str, staff_sql
+from forumscope.analyze.roles import DEFAULT_STAFF_GROUP_KINDS, forum_where, staff_sql
+from forumscope.store.sql import sql_str
 from forumscope.pipeline.step import Param, Step, StepContext
 
 DAY = 86400.0

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forumscope.errors import ConfigError
+from forumscope.store.sql import sql_str
 
 DEFAULT_KINDS: tuple[str, ...] = ("reply", "quote", "thanks")
 COMBINED = "combined"
@@ -133,9 +134,9 @@ def load_graphs(con: Any, *, kinds: Sequence[str] = DEFAULT_KINDS, mode: str = "
         wanted = [n for n in wanted if n in names]
     if not wanted:
         return []
-    kind_list = ", ".join(_q(k) for k in kinds)
-    forum_filter = "" if forum_id is None else f" AND forum_id = {_q(forum_id)}"
-    id_filter = "" if forum_id is None else f" AND id = {_q(forum_id)}"
+    kind_list = ", ".join(sql_str(k) for k in kinds)
+    forum_filter = "" if forum_id is None else f" AND forum_id = {sql_str(forum_id)}"
+    id_filter = "" if forum_id is None else f" AND id = {sql_str(forum_id)}"
 
     forums = [r[0] for r in con.execute(
         f"SELECT id FROM forums WHERE true{id_filter} "
@@ -171,7 +172,7 @@ def load_graphs(con: Any, *, kinds: Sequence[str] = DEFAULT_KINDS, mode: str = "
     parts = []
     extra = ""
     if per_kind_counts:
-        extra = "".join(f", count(*) FILTER (WHERE kind = {_q(k)})::BIGINT AS {_ident('w_' + k)}" for k in kinds)
+        extra = "".join(f", count(*) FILTER (WHERE kind = {sql_str(k)})::BIGINT AS {_ident('w_' + k)}" for k in kinds)
     # one integer key per (graph, source, target): a single-column GROUP BY and ORDER BY (faster than three)
     big = max(ids.num_rows, 1)
     if big * big * len(order) >= 2**62:
@@ -181,10 +182,10 @@ def load_graphs(con: Any, *, kinds: Sequence[str] = DEFAULT_KINDS, mode: str = "
                      f"min(ts) AS first_at, max(ts) AS last_at{extra} FROM j GROUP BY key")
     if separate:
         zero = "".join(f", NULL::BIGINT AS {_ident('w_' + k)}" for k in kinds) if per_kind_counts else ""
-        case = " ".join(f"WHEN {_q(k)} THEN {code[k]}" for k in separate)
+        case = " ".join(f"WHEN {sql_str(k)} THEN {code[k]}" for k in separate)
         parts.append(f"SELECT ((CASE kind {case} END) * {big} + s) * {big} + t AS key, count(*)::BIGINT AS weight, "
                      f"min(ts) AS first_at, max(ts) AS last_at{zero} FROM j "
-                     f"WHERE kind IN ({', '.join(_q(k) for k in separate)}) GROUP BY key")
+                     f"WHERE kind IN ({', '.join(sql_str(k) for k in separate)}) GROUP BY key")
     name = "_forumscope_graph_ids"
     con.register(name, ids)
     try:
@@ -256,10 +257,6 @@ def _arrow(con: Any, query: str) -> pa.Table:
     rel = con.sql(query)
     fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
     return fetch()
-
-
-def _q(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _ident(name: str) -> str:

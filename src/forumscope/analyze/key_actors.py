@@ -45,6 +45,7 @@ from forumscope.analyze.graph import DEFAULT_KINDS, check_kinds, load_graphs
 from forumscope.analyze.network import centralities, latest_nodes, validate_graph_param
 from forumscope.errors import ConfigError
 from forumscope.pipeline.step import Param, Step, StepContext
+from forumscope.store.sql import sql_str
 
 COMPONENTS: dict[str, tuple[float, str]] = {  # name -> (default weight, where the value comes from)
     "pagerank": (0.20, "PageRank in the interaction graph (network_nodes.pagerank)"),
@@ -157,8 +158,8 @@ def score_actors(ctx: StepContext, step: Any) -> pa.Table:
     cent = centrality_table(ctx, step, forums)
     w = step.weights()
     wsum = sum(w.values())
-    forum_list = ", ".join(_q(f) for f in forums) or "NULL"
-    staff_kinds = ", ".join(_q(k) for k in step.staff_kinds) or "NULL"
+    forum_list = ", ".join(sql_str(f) for f in forums) or "NULL"
+    staff_kinds = ", ".join(sql_str(k) for k in step.staff_kinds) or "NULL"
     special = ("UNION SELECT u.forum_id, u.id FROM users u JOIN ranks r ON r.forum_id = u.forum_id "
                "AND r.id = u.rank_id WHERE r.is_special") if step.special_rank_is_staff else ""
     norm = {c: f"percent_rank() OVER (PARTITION BY forum_id ORDER BY {c})" for c in COMPONENTS if c != "staff"}
@@ -257,7 +258,3 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
-
-
-def _q(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"

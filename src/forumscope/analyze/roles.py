@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from forumscope.pipeline.step import Param, Step, StepContext
+from forumscope.store.sql import sql_str
 
 ROLE_ORDER = ("staff", "producer", "requester", "social", "replier", "regular", "lurker")
 # How our roles map onto the synthetic generator's truth labels (docs/synth.md, 'Roles').
@@ -61,11 +62,6 @@ def _arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 
 
 # ----------------------------------------------------------------------------- shared SQL helpers
-def sql_str(value: str) -> str:
-    """A SQL string literal (quotes doubled)."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def forum_where(ctx: StepContext, column: str = "forum_id") -> str:
     """A SQL condition restricting ``column`` to the context's forum (TRUE when all forums)."""
     return "TRUE" if ctx.forum_id is None else f"{column} = {sql_str(ctx.forum_id)}"

@@ -37,6 +37,7 @@ from typing import Any, Iterable, Sequence
 import pyarrow as pa
 
 from forumscope.errors import ConfigError, InputError, UsageError
+from forumscope.store.sql import sql_str
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_CELL = 32_000  # spreadsheets hold 32,767 characters per cell
@@ -69,10 +70,6 @@ def unneutralise(cell: str) -> str:
 
 def _cut(text: str) -> str:
     return text if len(text) <= MAX_CELL else text[:MAX_CELL - len(CUT_MARK)] + CUT_MARK
-
-
-def _sql_str(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 # ----------------------------------------------------------------------------- export
@@ -144,7 +141,7 @@ def _stratum_expr(kind: str) -> str:
     if kind == "none":
         return "'all'"
     if kind == "tag":
-        return f"coalesce(tg.code, {_sql_str(UNTAGGED)})"
+        return f"coalesce(tg.code, {sql_str(UNTAGGED)})"
     raise UsageError(f"unknown strata {kind!r}; choose: {', '.join(STRATA)}")
 
 
@@ -164,20 +161,20 @@ def _tag_source(case: Any, codebook_id: str) -> str:
     layers = [layer for r, layer in rows if r == run_id]
     layer = next((x for x in TAG_LAYER_PREFERENCE if x in layers), min(layers))
     return (f"SELECT forum_id, post_id, arg_max(code, score) AS code FROM discourse_tags "
-            f"WHERE run_id = {_sql_str(run_id)} AND layer = {_sql_str(layer)} "
-            f"AND codebook = {_sql_str(codebook_id)} GROUP BY forum_id, post_id")
+            f"WHERE run_id = {sql_str(run_id)} AND layer = {sql_str(layer)} "
+            f"AND codebook = {sql_str(codebook_id)} GROUP BY forum_id, post_id")
 
 
 def candidates_sql(codebook_id: str, forum_id: str | None, *, extra_join: str = "",
                    stratum: str = "'all'", seed: int = 0) -> str:
     """Posts with text and without human codes for the codebook, with a stratum and a seeded hash."""
-    where = f"AND p.forum_id = {_sql_str(forum_id)}" if forum_id is not None else ""
+    where = f"AND p.forum_id = {sql_str(forum_id)}" if forum_id is not None else ""
     return (
         f"SELECT p.forum_id, p.id AS post_id, {stratum} AS stratum, "
-        f"md5({_sql_str(str(seed))} || chr(31) || p.forum_id || chr(31) || p.id) AS h "
+        f"md5({sql_str(str(seed))} || chr(31) || p.forum_id || chr(31) || p.id) AS h "
         f"FROM posts p {extra_join} "
         f"WHERE length(trim(coalesce(p.text, ''))) > 0 {where} "
-        f"AND NOT EXISTS (SELECT 1 FROM human_codes hc WHERE hc.codebook = {_sql_str(codebook_id)} "
+        f"AND NOT EXISTS (SELECT 1 FROM human_codes hc WHERE hc.codebook = {sql_str(codebook_id)} "
         f"AND hc.forum_id = p.forum_id AND hc.post_id = p.id)")
 
 

@@ -30,6 +30,7 @@ from forumscope.discourse.layers import LAYER_NAMES, check_scores, make_layer
 from forumscope.discourse.sentences import split_sentences
 from forumscope.errors import ConfigError
 from forumscope.pipeline.step import Param, Step, StepContext
+from forumscope.store.sql import sql_str
 
 COMBINE = ("any", "all", "mean")
 S, I, F = pa.string(), pa.int64(), pa.float64()
@@ -39,10 +40,6 @@ TAGS = pa.schema([("forum_id", D), ("post_id", S), ("sentence_no", pa.int32()), 
 LANGS = pa.schema([("forum_id", D), ("post_id", S), ("language", D), ("confidence", F)])
 LAYERS_SCHEMA = pa.schema([("codebook", S), ("codebook_version", S), ("layer", S), ("model", S), ("threshold", F),
                            ("posts_scored", I), ("sentences_scored", I), ("seconds", F), ("untrained_codes", S)])
-
-
-def _sql_str(v: str) -> str:
-    return "'" + str(v).replace("'", "''") + "'"
 
 
 def _check_layers(v: tuple) -> bool:
@@ -176,7 +173,7 @@ class DiscourseStep(Step):
             seconds.append(0.0)
         where = "text IS NOT NULL AND length(trim(text)) > 0"
         if ctx.forum_id is not None:
-            where += f" AND forum_id = {_sql_str(ctx.forum_id)}"
+            where += f" AND forum_id = {sql_str(ctx.forum_id)}"
         total = ctx.con.execute(f"SELECT count(*) FROM posts WHERE {where}").fetchall()[0][0]
         low = self.language_accuracy == "low" or (self.language_accuracy == "auto" and total > self.language_high_max)
         ident = LanguageIdentifier(self.languages, min_chars=self.language_min_chars, low_accuracy=low)
@@ -278,9 +275,9 @@ class DiscourseStep(Step):
         con = ctx.con
         con.register("_dsc_tags", tags)
         con.register("_dsc_langs", langs)
-        cb = _sql_str(codebook.id)
-        codes_sql = "[" + ", ".join(_sql_str(c) for c in codebook.code_ids) + "]"
-        layers_sql = "[" + ", ".join(_sql_str(n) for n in names) + "]"
+        cb = sql_str(codebook.id)
+        codes_sql = "[" + ", ".join(sql_str(c) for c in codebook.code_ids) + "]"
+        layers_sql = "[" + ", ".join(sql_str(n) for n in names) + "]"
         try:
             con.execute("""
                 CREATE OR REPLACE TEMP TABLE _dsc_carried AS
@@ -342,7 +339,7 @@ class DiscourseStep(Step):
         help_code = codebook.help_seeking_code
         if help_code is None:
             return schema.empty_table()
-        forum = "TRUE" if ctx.forum_id is None else f"forum_id = {_sql_str(ctx.forum_id)}"
+        forum = "TRUE" if ctx.forum_id is None else f"forum_id = {sql_str(ctx.forum_id)}"
         t = ctx.con.sql(f"""
             WITH links AS (
                 SELECT DISTINCT forum_id, post_id AS reply_id, target_post_id AS parent_id FROM interactions
@@ -357,7 +354,7 @@ class DiscourseStep(Step):
                   AND NOT EXISTS (SELECT 1 FROM links l WHERE l.forum_id = q.forum_id AND l.reply_id = q.id)),
             all_links AS (SELECT * FROM links UNION SELECT * FROM flat),
             grid AS (SELECT unnest({layers_sql}) AS layer),
-            help AS (SELECT forum_id, post_id, layer FROM _dsc_carried WHERE code = {_sql_str(help_code)}),
+            help AS (SELECT forum_id, post_id, layer FROM _dsc_carried WHERE code = {sql_str(help_code)}),
             hr AS (  -- scored replies to help posts, per layer
                 SELECT h.forum_id, h.layer, h.post_id AS help_id, a.reply_id
                 FROM help h JOIN all_links a ON a.forum_id = h.forum_id AND a.parent_id = h.post_id

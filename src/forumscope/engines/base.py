@@ -64,6 +64,7 @@ import duckdb
 import pyarrow as pa
 
 from forumscope.model.schema import TABLES
+from forumscope.store.sql import sql_str
 
 __all__ = [
     "EngineSpec", "MapContext", "SECRET_COLUMN", "install_macros", "convert_markup", "emit_tables", "arrow_batches",
@@ -82,11 +83,6 @@ MARKUP_FORMATS = ("plain", "html", "bbcode", "bbcode-escaped", "markdown", "phpb
 def qi(name: str) -> str:
     """A quoted DuckDB identifier."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def sql_str(value: str) -> str:
-    """A DuckDB string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

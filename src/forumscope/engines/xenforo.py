@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, contacts_sql, convert_markup,
                                     group_kind, install_macros, pm_links_sql, query_dicts, to_int)
+from forumscope.store.sql import sql_str
 
 ENGINE = EngineSpec(
     name="xenforo",
@@ -339,7 +340,7 @@ def _users(con: duckdb.DuckDBPyConnection, ctx: MapContext, out: dict[str, Any],
                    else "LEFT JOIN (SELECT NULL::VARCHAR AS rank_id, NULL::BIGINT AS level) l ON false")
     zone = opts.get("guestTimeZone")
     tz = f"fs_nz({c('timezone')})"
-    tz_expr = f"CASE WHEN {tz} <> {_lit(zone)} THEN {tz} END" if zone else tz
+    tz_expr = f"CASE WHEN {tz} <> {sql_str(zone)} THEN {tz} END" if zone else tz
     prof = ("LEFT JOIN user_profile p ON fs_id(p.user_id) = fs_id(u.user_id)" if ctx.has("user_profile", "user_id")
             else "LEFT JOIN (SELECT NULL AS user_id, NULL AS location, NULL AS about) p ON false")
     loc = "fs_nz(p.location)" if ctx.has("user_profile", "location") else "NULL"
@@ -356,7 +357,7 @@ def _users(con: duckdb.DuckDBPyConnection, ctx: MapContext, out: dict[str, Any],
         {prof}
     """
     if zone:
-        n = con.execute(f"SELECT count(*) FROM \"user\" u WHERE {tz} = {_lit(zone)}").fetchall()[0][0]
+        n = con.execute(f"SELECT count(*) FROM \"user\" u WHERE {tz} = {sql_str(zone)}").fetchall()[0][0]
         if n:
             ctx.notice(f"xf_user: {n} members with the board's default time zone {zone} (not counted as a declared zone)")
     ranks = []
@@ -391,10 +392,6 @@ def _users(con: duckdb.DuckDBPyConnection, ctx: MapContext, out: dict[str, Any],
             base += (" UNION ALL SELECT fs_id(u.user_id), trim(g), false, u._offset FROM \"user\" u, "
                      "unnest(string_split(coalesce(u.secondary_group_ids, ''), ',')) AS x(g) WHERE trim(g) NOT IN ('', '0')")
     out["memberships"] = f"SELECT m.*, {since} AS since FROM ({base}) m WHERE m.group_id IS NOT NULL"
-
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 # ------------------------------------------------------------------------------------------ threads, posts
