@@ -151,3 +151,76 @@ def test_combining_layers():
     assert (anyc >= 0.5).tolist() == [[True, True]] and (allc >= 0.5).tolist() == [[False, False]]
     both = combine_scores([np.array([[0.7]]), np.array([[0.9]])], [0.5, 0.8], "all")
     assert both[0, 0] >= 0.5
+
+
+def _reference_hits(layer: RulesLayer, codebook, texts):
+    """The rules semantics written the slow, obvious way: token by token, text by text."""
+    import re
+
+    from forumscope.discourse.rules import entry_tokens, tokens
+
+    entries = []
+    for j, code in enumerate(codebook.codes):
+        for e in sorted({entry_tokens(x) for items in code.lexicon.values() for x in items}):
+            entries.append((e[0], e[1], j))
+    out = np.zeros((len(texts), len(codebook.codes)), dtype=np.int64)
+    for i, text in enumerate(texts):
+        toks = tokens(text.replace("\x00", " "))
+        for k in range(len(toks)):
+            for etoks, star, j in entries:
+                m = len(etoks)
+                window = toks[k:k + m]
+                if len(window) < m:
+                    continue
+                if star:
+                    ok = window[:-1] == list(etoks[:-1]) and window[-1].startswith(etoks[-1])
+                else:
+                    ok = window == list(etoks)
+                out[i, j] += ok
+        for j, code in enumerate(codebook.codes):
+            pats = [p for items in code.patterns.values() for p in items]
+            if pats:
+                rx = re.compile("|".join(f"(?:{p})" for p in pats), re.I | re.M)
+                out[i, j] += sum(1 for m in rx.finditer(text.replace("\x00", " ")) if m.end() > m.start())
+            vetoes = [p for items in code.exclude_patterns.values() for p in items]
+            if vetoes and out[i, j]:
+                rx = re.compile("|".join(f"(?:{p})" for p in vetoes), re.I | re.M)
+                if rx.search(text.replace("\x00", " ")):
+                    out[i, j] = 0
+    return out
+
+
+@pytest.mark.parametrize("name", ["operating-model", "advice"])
+def test_rules_batch_matching_equals_the_obvious_reading(name):
+    """The one-pass automaton over a joined batch counts exactly what a text-by-text reading counts."""
+    import random
+
+    cb = load_codebook(name)
+    words = [w for code in cb.codes for items in code.lexicon.values() for x in items for w in x.split()]
+    words += ["the", "a", "quitting", "stop", "?", "!", ",", "don\u2019t", "here", "\n", "\n\n", "\x00", "[req]",
+              "req:", "  ", "\u00c9t\u00e9", "\u0130stanbul"]
+    rnd = random.Random(7)
+    texts = ["".join(rnd.choice(words) + rnd.choice(["", " ", " ", "\n", ". "]) for _ in range(rnd.randint(0, 30)))
+             for _ in range(800)] + ["", "\x00", "\n\x00\n"]
+    layer = RulesLayer()
+    layer.fit(cb)
+    got = layer.hits(texts)
+    assert got.sum() > 500  # the texts do carry lexicon matches
+    assert np.array_equal(got, _reference_hits(layer, cb, texts))
+    # the same texts one by one (a batch of one) give the same rows
+    assert np.array_equal(np.vstack([layer.hits([t]) for t in texts[:100]]), got[:100])
+
+
+def test_word_ngram_counts_hand_counted():
+    from forumscope.discourse.fast import word_ngram_counts
+
+    X = word_ngram_counts(["Go now? go", "GO   now ?go", "", None, "caf\u00e9_2 na\u00efve-ish!!"], 20).toarray()
+    # "go now ? go": start + 4 words + 4 pairs (start-go, go-now, now-?, ?-go) = 9 counts, "go" twice
+    assert X[0].sum() == 9 and X[0].max() == 2 and (X[0] > 0).sum() == 8
+    assert np.array_equal(X[0], X[1])                 # case and spacing do not matter
+    assert X[2].sum() == 1 and np.array_equal(X[2], X[3])  # empty text and no text: the start token only
+    # "café_2", "naïve", "ish", "!", "!": start + 5 words + 5 pairs
+    assert X[4].sum() == 11
+    # a text's row does not depend on the batch it is in
+    alone = word_ngram_counts(["caf\u00e9_2 na\u00efve-ish!!"], 20).toarray()
+    assert np.array_equal(alone[0], X[4])

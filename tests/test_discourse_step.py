@@ -194,6 +194,26 @@ def test_planted_labels_recovered_on_a_synthetic_forum(tmp_path):
                 assert r["f1"] >= 0.7, (layer, code, r)
 
 
+def test_worker_processes_give_the_same_tags(tmp_path):
+    """Scoring batches in two forked workers gives exactly the tags and languages of one process."""
+    from forumscope.synth import generate
+
+    generate(tmp_path / "forum", posts=1200, seed=5)
+    forumscope.ingest_sources([tmp_path / "forum"], tmp_path / "case")
+    got = {}
+    with open_case(tmp_path / "case") as c:
+        for jobs in (1, 2):
+            run = run_steps(c, ["discourse"], {"discourse": {"jobs": jobs, "batch_size": 97}})[0].run_id
+            got[jobs] = [c.con.execute(f"SELECT * EXCLUDE (run_id) FROM {t} WHERE run_id = ? ORDER BY ALL",
+                                       [run]).fetchall() for t in ("discourse_tags", "discourse_languages",
+                                                                   "discourse_prevalence")]
+            layers = c.con.execute("SELECT layer, posts_scored, sentences_scored FROM discourse_layers "
+                                   "WHERE run_id = ? ORDER BY 1", [run]).fetchall()
+            assert layers and all(r[1] == 1200 for r in layers)
+    assert len(got[1][0]) > 500 and len(got[1][1]) == 1200
+    assert got[1] == got[2]
+
+
 def test_cli_tag(tmp_path, capsys):
     case_dir, cb = tiny(tmp_path)
     assert main(["tag", "--case", str(case_dir), "--codebook", str(cb), "--layer", "rules", "--json"]) == 0

@@ -48,6 +48,7 @@ class LanguageIdentifier:
         self.languages = langs
         self.min_chars = int(min_chars)
         self.min_confidence = float(min_confidence)
+        self.parallel = True  # lingua's own thread pool; False: one text at a time (in worker processes)
         if len(codes) == 1:  # lingua needs two languages; one language means every long text is that one
             self._detector = None
         else:
@@ -68,7 +69,11 @@ class LanguageIdentifier:
             for i in todo:
                 langs[i], conf[i] = self.languages[0], 1.0
             return langs, conf
-        values = self._detector.compute_language_confidence_values_in_parallel([cleaned[i] for i in todo])
+        if self.parallel:
+            values = self._detector.compute_language_confidence_values_in_parallel([cleaned[i] for i in todo])
+        else:
+            one = self._detector.compute_language_confidence_values
+            values = [one(cleaned[i]) for i in todo]
         for i, vals in zip(todo, values):
             if not vals:
                 continue
@@ -76,5 +81,5 @@ class LanguageIdentifier:
             if top.value <= 0 or top.value < self.min_confidence:
                 continue
             langs[i] = top.language.iso_code_639_1.name.lower()
-            conf[i] = float(top.value)
+            conf[i] = round(float(top.value), 6)  # the parallel and serial APIs differ in the last bits
         return langs, conf

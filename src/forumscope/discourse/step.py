@@ -26,11 +26,13 @@ import pyarrow as pa
 
 from forumscope.discourse.codebook import load_codebook
 from forumscope.discourse.language import DEFAULT_LANGUAGES, LanguageIdentifier
-from forumscope.discourse.layers import LAYER_NAMES, check_scores, make_layer
-from forumscope.discourse.sentences import split_sentences
+from forumscope.discourse.layers import LAYER_NAMES, make_layer
+from forumscope.discourse.scoring import BatchScorer, combine_scores, rescale, score_batches
 from forumscope.errors import ConfigError
 from forumscope.pipeline.step import Param, Step, StepContext
 from forumscope.store.sql import sql_str
+
+__all__ = ["DiscourseStep", "combine_scores", "rescale"]
 
 COMBINE = ("any", "all", "mean")
 S, I, F = pa.string(), pa.int64(), pa.float64()
@@ -44,21 +46,6 @@ LAYERS_SCHEMA = pa.schema([("codebook", S), ("codebook_version", S), ("layer", S
 
 def _check_layers(v: tuple) -> bool:
     return bool(v) and all(x in LAYER_NAMES for x in v) and len(set(v)) == len(v)
-
-
-def rescale(scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Map a layer's scores so that its threshold lands on 0.5 (piecewise linear, monotone)."""
-    t = min(max(threshold, 1e-9), 1 - 1e-9)
-    return np.where(scores >= t, 0.5 + 0.5 * (scores - t) / (1 - t), 0.5 * scores / t)
-
-
-def combine_scores(per_layer: list[np.ndarray], thresholds: list[float], how: str) -> np.ndarray:
-    r = np.stack([rescale(s, t) for s, t in zip(per_layer, thresholds)])
-    if how == "any":
-        return r.max(axis=0)
-    if how == "all":
-        return r.min(axis=0)
-    return r.mean(axis=0)
 
 
 class DiscourseStep(Step):
@@ -107,6 +94,9 @@ class DiscourseStep(Step):
         Param("embedding_batch_size", int, 128, "Texts per MiniLM batch.", lambda v: v >= 1, "at least 1"),
         Param("device", str, "auto", "MiniLM device: auto (GPU when torch sees one), cpu, cuda."),
         Param("seed", int, 0, "Seed for the training sample."),
+        Param("jobs", int, 0, "Worker processes that score batches; 0 = automatic (the CPU cores, at most 4, "
+              "when the forum has more than two batches and no layer uses torch), 1 = in this process.",
+              lambda v: v >= 0, "at least 0"),
     )
 
     # ------------------------------------------------------------------ layers
@@ -159,7 +149,6 @@ class DiscourseStep(Step):
     def compute(self, ctx: StepContext) -> dict[str, Any]:
         codebook = load_codebook(self.codebook)
         codes = codebook.code_ids
-        k = len(codes)
         post_only = np.array([c.level == "post" for c in codebook.codes])
         ctx.progress("discourse: preparing layers", 0.0)
         layers = self._layers(ctx, codebook)
@@ -183,54 +172,32 @@ class DiscourseStep(Step):
         tag_parts: list[pa.Table] = []
         lang_parts: list[pa.Table] = []
         n_posts = n_sents = 0
+        scorer = BatchScorer([layer for layer, _ in layers], thresholds, ident, self.sentence_level, self.combine,
+                             post_only)
+        workers = self._workers(total)
         cur = ctx.con.cursor()  # a second connection streams posts while the first stays free
         try:
             reader = cur.sql(f"SELECT forum_id, id, text FROM posts WHERE {where} ORDER BY forum_id, id"
-                                 ).to_arrow_reader(self.batch_size)
-            for batch in reader:
-                if batch.num_rows == 0:
-                    continue
-                fids = batch.column(0).dictionary_encode() if not pa.types.is_dictionary(batch.column(0).type) \
-                    else batch.column(0)
-                pids = batch.column(1).cast(S)
-                texts = [t or "" for t in batch.column(2).to_pylist()]
-                langs, conf = ident.identify(texts)
-                lang_parts.append(pa.table([fids, pids, pa.array(langs).dictionary_encode(), pa.array(conf)],
-                                           schema=LANGS))
-                sent_texts: list[str] = []
-                owner: list[int] = []
-                sno: list[int] = []
-                if self.sentence_level:
-                    for i, t in enumerate(texts):
-                        for s_i, s in enumerate(split_sentences(t)):
-                            sent_texts.append(s)
-                            owner.append(i)
-                            sno.append(s_i)
-                owner_a = np.asarray(owner, dtype=np.int64)
-                sno_a = np.asarray(sno, dtype=np.int32)
-                post_scores, sent_scores = [], []
-                for li, (layer, _) in enumerate(layers):
-                    t0 = time.perf_counter()
-                    ps = check_scores(layer, layer.score(texts), len(texts), k)
-                    ss = check_scores(layer, layer.score(sent_texts), len(sent_texts), k) if sent_texts else \
-                        np.zeros((0, k))
-                    seconds[li] += time.perf_counter() - t0
-                    post_scores.append(ps)
-                    sent_scores.append(ss)
-                if combined:
-                    post_scores.append(combine_scores(post_scores, thresholds[:-1], self.combine))
-                    sent_scores.append(combine_scores(sent_scores, thresholds[:-1], self.combine) if sent_texts
-                                       else np.zeros((0, k)))
-                for li in range(len(names)):
-                    tag_parts.append(self._tags(fids, pids, None, post_scores[li], thresholds[li], li, cb_dict,
-                                                code_values, layer_values, None))
-                    if sent_texts:
-                        ss = sent_scores[li].copy()
-                        ss[:, post_only] = 0.0  # post-level codes are not tagged per sentence
-                        tag_parts.append(self._tags(fids, pids, owner_a, ss, thresholds[li], li, cb_dict,
-                                                    code_values, layer_values, sno_a))
-                n_posts += len(texts)
-                n_sents += len(sent_texts)
+                             ).to_arrow_reader(self.batch_size)
+
+            def batches() -> Any:
+                for batch in reader:
+                    if batch.num_rows == 0:
+                        continue
+                    fids = batch.column(0) if pa.types.is_dictionary(batch.column(0).type) else \
+                        batch.column(0).dictionary_encode()
+                    yield fids, batch.column(1).cast(S), [t or "" for t in batch.column(2).to_pylist()]
+
+            for fids, pids, scored in score_batches(scorer, batches(), workers):
+                lang_parts.append(pa.table([fids, pids, pa.array(scored.languages).dictionary_encode(),
+                                            pa.array(scored.confidence)], schema=LANGS))
+                for li, post_idx, sno, cols, values in scored.tags:
+                    tag_parts.append(self._tags(fids, pids, post_idx, sno, cols, values, li, cb_dict, code_values,
+                                                layer_values))
+                for li, sec in enumerate(scored.seconds):
+                    seconds[li] += sec
+                n_posts += len(pids)
+                n_sents += scored.sentences
                 ctx.progress(f"discourse: {n_posts:,} of {total:,} posts tagged", n_posts / max(total, 1))
         finally:
             cur.close()
@@ -252,22 +219,35 @@ class DiscourseStep(Step):
         return {"discourse_tags": tags, "discourse_languages": langs_t, **aggregates, "discourse_layers": layer_rows}
 
     @staticmethod
-    def _tags(fids: pa.Array, pids: pa.Array, owner: np.ndarray | None, scores: np.ndarray, threshold: float,
-              layer_index: int, cb_dict: pa.DictionaryArray, code_values: pa.Array, layer_values: pa.Array,
-              sno: np.ndarray | None) -> pa.Table:
-        rows, cols = np.nonzero(scores >= threshold)
-        post_idx = rows if owner is None else owner[rows]
+    def _tags(fids: pa.Array, pids: pa.Array, post_idx: np.ndarray, sno: np.ndarray | None, cols: np.ndarray,
+              values: np.ndarray, layer_index: int, cb_dict: pa.DictionaryArray, code_values: pa.Array,
+              layer_values: pa.Array) -> pa.Table:
         take = pa.array(post_idx, pa.int64())
-        n = len(rows)
+        n = len(post_idx)
         return pa.table([
             fids.take(take),
             pids.take(take),
-            pa.nulls(n, pa.int32()) if sno is None else pa.array(sno[rows], pa.int32()),
+            pa.nulls(n, pa.int32()) if sno is None else pa.array(sno, pa.int32()),
             pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), cb_dict.dictionary),
             pa.DictionaryArray.from_arrays(pa.array(cols.astype(np.int32)), code_values),
             pa.DictionaryArray.from_arrays(pa.array(np.full(n, layer_index, np.int32)), layer_values),
-            pa.array(np.round(scores[rows, cols], 6), F),
+            pa.array(values, F),
         ], schema=TAGS)
+
+    def _workers(self, total: int) -> int:
+        """Worker processes for scoring: ``jobs``, or automatic (see the ``jobs`` parameter)."""
+        import multiprocessing
+        import os
+
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return 1
+        if "embedding" in self.layers or self.fast_teacher == "embedding":
+            return 1  # torch (and a GPU) in forked workers: not safe
+        if self.jobs:
+            return self.jobs
+        if total <= 2 * self.batch_size:
+            return 1
+        return max(1, min(os.cpu_count() or 1, 4))
 
     # ------------------------------------------------------------------ aggregates
     def _aggregates(self, ctx: StepContext, codebook: Any, names: list[str], tags: pa.Table,
