@@ -235,3 +235,24 @@ def test_tiny_and_empty_cases(tiny_forum, tmp_path):
     empty = A.find_aliases(forumscope.create_case(tmp_path / "e"))
     assert empty.candidates.schema == res.candidates.schema and empty.accounts.num_rows == 0
     case.close()
+
+
+def test_text_counts_in_workers_equal_counts_here():
+    """The chunks of text counted in two forked workers give exactly the counts of one process."""
+    import random
+
+    import numpy as np
+
+    from forumscope.analyze import aliases, style
+
+    rnd = random.Random(3)
+    words = ["the", "race", "patch", "ticket", "doping", "quickly", "however", "!!", "...", "\u00e9t\u00e9", "2019"]
+    texts = [" ".join(rnd.choice(words) for _ in range(rnd.randint(50, 4000))) for _ in range(400)]
+    assert sum(map(len, texts)) > 3_000_000  # at least three chunks
+    fw = np.unique(style._bucket(style.word_hashes(style.function_word_list()), aliases._WORD_FEATURES))
+    one = aliases._count_text(texts, fw, jobs=1)
+    two = aliases._count_text(texts, fw, jobs=2)
+    assert one.char.shape[0] == len(texts) and one.char.nnz > 0
+    assert (one.char != two.char).nnz == 0 and (one.words != two.words).nnz == 0
+    assert np.array_equal(one.fw, two.fw) and np.array_equal(one.n_tokens, two.n_tokens)
+    assert np.array_equal(one.habits, two.habits)

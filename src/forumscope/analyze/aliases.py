@@ -157,6 +157,8 @@ PARAMS: tuple[Param, ...] = (
     Param("prior", float, 0.02, "Assumed share of linked accounts that have another account among the "
           "candidates; shifts the calibrated scores (Bayes).", lambda v: 0 < v < 1, "must be in (0, 1)"),
     Param("seed", int, 0, "Random seed (fit sample, SVD, blocking, background pairs)."),
+    Param("jobs", int, 0, "Worker processes that count text features; 0 = automatic (the CPU cores, at most "
+          "4, when there is more than one chunk of text), 1 = in this process.", _non_negative, "must be >= 0"),
 )
 
 
@@ -239,22 +241,32 @@ _CHAR_FEATURES = 2**18
 _WORD_FEATURES = 2**20
 
 
-def _count_text(texts: list[str], fw_buckets: np.ndarray) -> _TextCounts:
-    chars, words, fws, ntok, habits = [], [], [], [], []
-    for a, b in _chunks_by_size(texts):
-        part = texts[a:b]
-        chars.append(style.byte_ngram_counts(part, (2, 3, 4), _CHAR_FEATURES))
-        wdoc, h, per_doc = style.word_tokens(part)
-        w = style.word_counts(wdoc, h, len(part), _WORD_FEATURES)
-        words.append(w)
-        fws.append(np.asarray(w[:, fw_buckets].todense(), dtype=np.float32))
-        ntok.append(per_doc)
-        habits.append(style.habit_features(part))
-    if not chars:
+def _count_chunk(span: tuple[int, int]) -> tuple:
+    """The text counts of one chunk of SHARED["texts"] (in a forked worker or here)."""
+    from forumscope.analyze.graph import SHARED
+
+    part = SHARED["texts"][span[0]:span[1]]
+    char = style.byte_ngram_counts(part, (2, 3, 4), _CHAR_FEATURES)
+    wdoc, h, per_doc = style.word_tokens(part)
+    w = style.word_counts(wdoc, h, len(part), _WORD_FEATURES)
+    fw = np.asarray(w[:, SHARED["fw_buckets"]].todense(), dtype=np.float32)
+    return char, w, fw, per_doc, style.habit_features(part)
+
+
+def _count_text(texts: list[str], fw_buckets: np.ndarray, jobs: int = 1) -> _TextCounts:
+    """Character n-grams, words, function words, token counts and habits of each text; the chunks of
+    text (about 1.5 MB each) in ``jobs`` forked workers (0 = automatic), results in chunk order."""
+    from forumscope.analyze.graph import fork_map, workers_for
+
+    spans = list(_chunks_by_size(texts))
+    if not spans:
         return _TextCounts(sp.csr_matrix((0, _CHAR_FEATURES), dtype=np.float32),
                            sp.csr_matrix((0, _WORD_FEATURES), dtype=np.float32),
                            np.zeros((0, len(fw_buckets)), np.float32), np.zeros(0, np.int64),
                            np.zeros((0, len(style.HABITS))))
+    workers = workers_for(jobs, len(spans), math.inf)
+    parts, _ = fork_map(_count_chunk, spans, workers, {"texts": texts, "fw_buckets": fw_buckets})
+    chars, words, fws, ntok, habits = zip(*parts)
     return _TextCounts(sp.vstack(chars, format="csr"), sp.vstack(words, format="csr"), np.vstack(fws),
                        np.concatenate(ntok), np.vstack(habits))
 
@@ -443,7 +455,7 @@ def build_profiles(sources: Sequence[_Source], p: Any,
         for accs, texts in _fetch_text(src.case.con, f"acc < {n_fit}", p.max_chars, 2048):
             for a, t in zip(accs, texts):
                 fit_texts[a] = t or ""
-    fc = _count_text(fit_texts, fw_buckets)
+    fc = _count_text(fit_texts, fw_buckets, p.jobs)
     del fit_texts
     char_lsa = _Lsa.fit(fc.char, p.dims_char, 2**15, p.seed)
     word_lsa = _Lsa.fit(fc.words, p.dims_words, 2**15, p.seed)
@@ -467,7 +479,7 @@ def build_profiles(sources: Sequence[_Source], p: Any,
             continue
         for accs, texts in _fetch_text(src.case.con, "true", p.max_chars, max(64, 16_000_000 // p.max_chars)):
             texts = [t or "" for t in texts]
-            tc = _count_text(texts, fw_buckets)
+            tc = _count_text(texts, fw_buckets, p.jobs)
             vec["char"][accs] = char_lsa.transform(tc.char)
             vec["words"][accs] = word_lsa.transform(tc.words)
             rel = tc.fw / np.maximum(tc.n_tokens, 1)[:, None]
