@@ -224,3 +224,16 @@ def test_word_ngram_counts_hand_counted():
     # a text's row does not depend on the batch it is in
     alone = word_ngram_counts(["caf\u00e9_2 na\u00efve-ish!!"], 20).toarray()
     assert np.array_equal(alone[0], X[4])
+
+
+def test_language_cleaning_fast_path_equals_the_regex():
+    import random
+
+    from forumscope.discourse.language import _NOISE, _clean
+
+    rnd = random.Random(1)
+    parts = ["a", "b ", "  ", "\t", "\n", "\u00a0", "\u2003", "http://x.y/z", "www.q.org", "@bob", "e-mail@x",
+             "word", ".", "\r\n", "\x0b", "\x1c", "\u200b"]
+    for _ in range(5000):
+        t = "".join(rnd.choice(parts) for _ in range(rnd.randint(0, 12)))
+        assert _clean(t) == _NOISE.sub(" ", t).strip(), repr(t)

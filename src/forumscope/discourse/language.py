@@ -27,6 +27,15 @@ UNKNOWN = "unknown"
 _NOISE = re.compile(r"https?://\S+|www\.\S+|@\w+|\s+")
 
 
+def _clean(text: str | None) -> str:
+    """The text without URLs and @mentions, white space runs as one space (the regex only where needed)."""
+    if not text:
+        return ""
+    if "http" in text or "www." in text or "@" in text:
+        return _NOISE.sub(" ", text).strip()
+    return " ".join(text.split())  # the same result as the regex here, several times faster
+
+
 class LanguageIdentifier:
     """lingua detector for the given languages; short texts are ``unknown``."""
 
@@ -61,7 +70,7 @@ class LanguageIdentifier:
         """(language per text, confidence per text; NaN for unknown)."""
         langs = [UNKNOWN] * len(texts)
         conf = np.full(len(texts), np.nan)
-        cleaned = [_NOISE.sub(" ", t).strip() if t else "" for t in texts]
+        cleaned = [_clean(t) for t in texts]
         todo = [i for i, t in enumerate(cleaned) if len(t) >= self.min_chars]
         if not todo:
             return langs, conf
