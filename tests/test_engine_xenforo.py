@@ -226,3 +226,20 @@ def test_likes_of_xenforo_1_and_the_default_trophy_ladder(tmp_path):
     assert {u["id"]: u["rank_id"] for u in case.sql("SELECT id, rank_id FROM users").to_pylist()} == {
         "5": "utl10", "6": "utl0"}
     case.close()
+
+
+def test_packed_and_text_ips_get_the_same_pseudonym():
+    """XenForo stores IPs packed (4 or 16 bytes); phpBB and others as text: one address, one pseudonym."""
+    from forumscope.engines.base import MapContext, ip_text
+
+    ctx = MapContext(spec=ENGINE, forum_id="f", source="s", key=b"k" * 32,
+                     settings={"privacy": {"store_contact_pseudonyms": True}})
+    assert ip_text(bytes([192, 0, 2, 7])) == "192.0.2.7"
+    assert ip_text(b"\x20\x01\x0d\xb8" + b"\0" * 11 + b"\x01") == "2001:db8::1"
+    assert ip_text(b"\0" * 10 + b"\xff\xff" + bytes([192, 0, 2, 7])) == "192.0.2.7"   # IPv4-mapped
+    assert ip_text("not an ip") == "not an ip" and ip_text(b"abc") == b"abc"
+    p = ctx.pseudonym("ip", bytes([192, 0, 2, 7]))
+    assert p is not None and p == ctx.pseudonym("ip", " 192.0.2.7 ") == ctx.pseudonym("ip", "::ffff:192.0.2.7")
+    assert ctx.pseudonym("ip", "2001:DB8:0::1") == ctx.pseudonym("ip", b"\x20\x01\x0d\xb8" + b"\0" * 11 + b"\x01")
+    assert ctx.pseudonym("ip", "192.0.2.8") != p
+    assert ctx.pseudonym("ip", b"\0\0\0\0") is None and ctx.pseudonym("ip", "0.0.0.0") is None

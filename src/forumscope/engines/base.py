@@ -198,6 +198,8 @@ class MapContext:
         case does not ask for them or the value is empty. E-mails are lower-cased and trimmed first."""
         if value is None or not self.store_contacts:
             return None
+        if kind == "ip":
+            value = ip_text(value)
         if isinstance(value, bytes):
             if not value.strip(b"\0 "):
                 return None
@@ -468,6 +470,24 @@ def contacts_sql(parts: Sequence[str], id_macro: str = "fs_id") -> str | None:
     return (f"SELECT kind || ':' || coalesce({id_macro}(uid), '') || ':' || p AS id, {id_macro}(uid) AS user_id, "
             "kind, p AS pseudonym, min(t) AS first_seen_at, max(t) AS last_seen_at, count(*) AS records FROM ("
             + " UNION ALL ".join(parts) + ") WHERE p IS NOT NULL GROUP BY ALL")
+
+
+def ip_text(value: str | bytes) -> str | bytes:
+    """An IP address in canonical text form (IPv4 dotted, IPv6 compressed, IPv4-mapped IPv6 as IPv4)
+    from packed bytes (4 or 16) or text; anything else as it is."""
+    import ipaddress
+
+    try:
+        if isinstance(value, bytes):
+            if len(value) not in (4, 16):
+                return value
+            addr = ipaddress.ip_address(value)
+        else:
+            addr = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return value
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return str(mapped or addr)
 
 
 def to_int(v: Any, default: int = 0) -> int:
