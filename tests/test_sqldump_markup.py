@@ -77,3 +77,15 @@ def test_mojibake_repair_and_invalid_utf8():
     col = decode_column([b"'K\xc3\x83\xc2\xb6ln'", b"'ok'", b"NULL", b"'K\xf6ln'"], "mysql", stats)
     assert col.to_pylist() == ["Köln", "ok", None, "Köln"]
     assert stats["latin1_as_utf8"] == 1 and stats["not_utf8"] == 2
+
+
+def test_discourse_uploads_are_attachment_references():
+    raw = ("See [lap-times.csv|attachment](upload://aBcD123.csv) (12.5 KB) and ![chart|690x388](upload://x9.png)\n"
+           "also [old](/uploads/default/original/1X/abc.pdf) but [the wiki](https://example.org/wiki) (3 KB)")
+    c = to_text(raw, "markdown")
+    attachments = sorted(r.detail for r in c.refs if r.kind == "attachment")
+    links = [r.detail for r in c.refs if r.kind == "link"]
+    assert attachments == ["/uploads/default/original/1X/abc.pdf", "upload://aBcD123.csv", "upload://x9.png"]
+    assert links == ["https://example.org/wiki"]
+    assert "upload" not in c.text and "KB) and" not in c.text and "12.5" not in c.text
+    assert "the wiki (3 KB)" in c.text  # only a file link loses its size

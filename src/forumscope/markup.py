@@ -419,6 +419,16 @@ _MD_CODE = re.compile(r"`([^`]+)`")
 _MD_LIST = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+", re.M)
 
 
+_UPLOAD_PATH = re.compile(r"^(?:https?://[^/\s]+)?/uploads/", re.I)
+# a link, and the " (12.5 KB)" Discourse writes after a link to an uploaded file
+_MD_LINK_SIZE = re.compile(_MD_LINK.pattern + r"(?P<size>[ \t]*\(\d+(?:[.,]\d+)?\s*[KMG]?B\))?", re.I)
+
+
+def _is_upload(url: str) -> bool:
+    """Discourse's short upload URLs (``upload://...``) and paths of its upload store."""
+    return url.startswith("upload://") or bool(_UPLOAD_PATH.match(url))
+
+
 def markdown_to_text(raw: str) -> Converted:
     """Markdown (with Discourse's BBCode-style quotes) -> text + refs."""
     refs: list[Ref] = []
@@ -426,16 +436,13 @@ def markdown_to_text(raw: str) -> Converted:
 
     def _link(m: re.Match[str]) -> str:
         url = m.group(2)
-        if m.group(0).startswith("!"):
-            if url.startswith("upload://"):
-                refs.append(Ref("attachment", detail=url))
-            else:
-                refs.append(Ref("link", detail=url))
+        if _is_upload(url):  # an uploaded file (image or not): an attachment reference, not text
+            refs.append(Ref("attachment", detail=url))
             return ""
         refs.append(Ref("link", detail=url))
-        return m.group(1)
+        return ("" if m.group(0).startswith("!") else m.group(1)) + (m.group("size") or "")
 
-    t = _MD_LINK.sub(_link, t)
+    t = _MD_LINK_SIZE.sub(_link, t)
     t = _ATTACH_TAG.sub(lambda m: refs.append(Ref("attachment", detail=m.group(3).strip() or None)) or "", t)
     t = _MD_FENCE.sub("", t)
     t = _MD_CODE.sub(lambda m: m.group(1), t)
