@@ -63,6 +63,16 @@ class Sink(ABC):
         """Hand a whole canonical file (``ndjson`` or ``csv``, optionally .gz) to the
         loader, which reads it with DuckDB directly (the fast path)."""
 
+    def emit_query(self, table: str, query: Any, source: str, path: Path, fmt: str = "ndjson", *,
+                   skip: Sequence[int] = ()) -> bool:
+        """Hand the records of a whole file ``path`` to the loader as one relation whose columns are
+        text named after model fields (any subset): ``query`` is SQL over the loader's connection, or
+        Arrow data (a table or a record batch reader). Rows are the file's records in order, except
+        the record numbers in ``skip`` (rejected by the reader itself); record numbers are turned into
+        lines of ``path`` (read as ``fmt``) for later rejects and flags. Returns False when the sink
+        cannot do this (the default): the reader then emits batches instead."""
+        return False
+
     @abstractmethod
     def reject(self, table: str | None, source: str, reason: str, *, line: int | None = None,
                offset: int | None = None, record: int | None = None, excerpt: str | bytes | None = None) -> None:

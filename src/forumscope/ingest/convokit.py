@@ -158,6 +158,11 @@ def _id(value: Any) -> str | None | bool:
     return False
 
 
+def _first(u: dict[str, Any], key: str, older: str) -> Any:
+    value = u.get(key)
+    return u.get(older) if value is None else value
+
+
 def _value(value: Any) -> Any:
     """A metadata value for the loader: scalars as they are, containers as JSON text (the loader
     flags them where the field is not text), pickled placeholders as missing."""
@@ -297,6 +302,10 @@ class _Run:
         if f.name.endswith(".json"):
             self._utterances_json(f)
             return
+        from forumscope.ingest.convokit_fast import read_utterances
+
+        if read_utterances(self, f):  # the whole file with DuckDB; False: read it line by line
+            return
         source = self.options.label(f)
         pending: list[tuple[str, int, int]] = []  # speakers to check against speakers.json
         with f.open("rb") as fh:
@@ -364,9 +373,10 @@ class _Run:
     def _utterance(self, u: dict[str, Any], source: str, line: int | None, off: int | None,
                    reject: Any) -> str | None:
         uid = _id(u.get("id"))
-        speaker = _id(u["speaker"] if "speaker" in u else u.get("user"))
-        conv = _id(u["conversation_id"] if "conversation_id" in u else u.get("root"))
-        reply = _id(u["reply-to"] if "reply-to" in u else u.get("reply_to"))
+        # a key that is missing or null falls back to the older layout's key
+        speaker = _id(_first(u, "speaker", "user"))
+        conv = _id(_first(u, "conversation_id", "root"))
+        reply = _id(_first(u, "reply-to", "reply_to"))
         for name, v in (("id", uid), ("speaker", speaker), ("conversation_id", conv), ("reply-to", reply)):
             if v is False:
                 reject(f"bad_id: {name} is not a string or a number")

@@ -62,6 +62,19 @@ def _to_text(v: Any) -> str | None:
     return str(v)
 
 
+def _text_array(values: Sequence[Any]) -> pa.Array:
+    """``values`` as an Arrow string array, each as :func:`_to_text` gives it; columns holding only text,
+    only integers or only booleans (and None) are converted by Arrow, the rest value by value."""
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowException, OverflowError, TypeError, ValueError):
+        arr = None
+    if arr is not None and (pa.types.is_string(arr.type) or pa.types.is_null(arr.type)
+                            or pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type)):
+        return arr.cast(pa.string())
+    return pa.array([_to_text(v) for v in values], pa.string())
+
+
 def excerpt_of(raw: str | bytes | None) -> str | None:
     if raw is None:
         return None
@@ -115,7 +128,8 @@ class Loader(Sink):
         self._progress = progress
         self.now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         self.staged: dict[str, int] = {}
-        self.file_ranges: list[tuple[str, str, int, int]] = []  # table, source, first rowid, end rowid
+        # table, source, first rowid, end rowid, record number of the first row
+        self.file_ranges: list[tuple[str, str, int, int, int]] = []
         self.file_paths: dict[str, tuple[Path, str]] = {}  # source -> (path, fmt), to turn records into lines
         self.result = LoadResult()
         self._rejects: list[tuple] = []
@@ -200,7 +214,7 @@ class Loader(Sink):
             if name in ("_line", "_offset"):
                 arrays[name] = pa.array(values, pa.int64())
             else:
-                arrays[name] = pa.array([_to_text(v) for v in values], pa.string())
+                arrays[name] = _text_array(values)
         for f in t.field_names:  # every field present as text, so expressions bind
             if f not in arrays:
                 arrays[f] = pa.nulls(len(next(iter(arrays.values()))), pa.string())
@@ -227,8 +241,44 @@ class Loader(Sink):
             self._csv(t, stage, path, source)
         else:
             raise ValueError(fmt)
-        after = int(self.con.execute(f"SELECT count(*) FROM {q(stage)}").fetchall()[0][0])
-        self.file_ranges.append((table, source, before, after))
+        self._register_file(table, source, path, fmt, before)
+
+    def emit_query(self, table: str, query: Any, source: str, path: Path, fmt: str = "ndjson", *,
+                   skip: Sequence[int] = ()) -> bool:
+        """See :meth:`Sink.emit_query`: the relation's text columns go through the same conversion as
+        every other input (``_insert_typed``); an Arrow table or record batch reader is read once."""
+        t = TABLES[table]
+        src = f"({query})" if isinstance(query, str) else "_query"
+        if not isinstance(query, str):
+            self.con.register("_query", query)
+        try:
+            names = (list(query.schema.names) if hasattr(query, "schema") else  # Arrow: read once, never twice
+                     [d[0] for d in self.con.execute(f"SELECT * FROM {src} LIMIT 0").description])
+            unknown = [n for n in names if n not in t.field_names]
+            if unknown:
+                raise KeyError(f"unknown fields for {table}: {unknown}")
+            self._stage(table)
+            before = self.staged[table]
+            self._insert_typed(t, src, names, lit(source))
+        finally:
+            if not isinstance(query, str):
+                self.con.unregister("_query")
+        self._register_file(table, source, path, fmt, before, skip)
+        return True
+
+    def _register_file(self, table: str, source: str, path: Path, fmt: str, before: int,
+                       skip: Sequence[int] = ()) -> None:
+        """Note which staged rows came from which records of ``path`` (records ``skip`` are not staged),
+        so that record numbers, and then line numbers, can be given for rejects and flags."""
+        after = int(self.con.execute(f"SELECT count(*) FROM {q(self._stage(table))}").fetchall()[0][0])
+        row, rec = before, 1
+        for s in [*sorted(set(skip)), None]:
+            end = after if s is None else min(after, row + (s - rec))
+            if end > row:
+                self.file_ranges.append((table, source, row, end, rec))
+            if s is None:
+                break
+            row, rec = end, s + 1
         self.file_paths[source] = (path, fmt)
         self.staged[table] = after
 
@@ -503,7 +553,7 @@ class Loader(Sink):
         rec_expr = "NULL"
         if ranges:
             rec_expr = "CASE " + " ".join(
-                f"WHEN s.rowid >= {a} AND s.rowid < {b} THEN s.rowid - {a} + 1" for _, _, a, b in ranges) + " END"
+                f"WHEN s.rowid >= {a} AND s.rowid < {b} THEN s.rowid - {a} + {r}" for _, _, a, b, r in ranges) + " END"
         if forum is not None and "forum_id" in t.field_names:
             con.execute(f"UPDATE {stage} SET forum_id = {lit(forum)} WHERE forum_id IS NULL")
         # _typ: the staged rows with their sequence (rowid) and record number; updates go to the stage.
