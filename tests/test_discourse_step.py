@@ -225,3 +225,31 @@ def test_cli_tag(tmp_path, capsys):
     assert shares == {"offer": 0.6, "stop": 0.4}
     assert main(["tag", "--case", str(case_dir), "--codebook", "nope"]) == 2
     assert "unknown codebook" in capsys.readouterr().err
+
+
+def test_a_context_layer_gets_each_sentence_s_post():
+    """A layer with uses_context is called with groups = the post of each sentence (in reading order)."""
+    import numpy as np
+
+    from forumscope.discourse.language import LanguageIdentifier
+    from forumscope.discourse.scoring import BatchScorer
+
+    calls = []
+
+    class FirstSentence:
+        name, threshold, model, uses_context = "ctx", 0.5, None, True
+
+        def score(self, texts, groups=None):
+            calls.append(None if groups is None else list(groups))
+            if groups is None:
+                return np.zeros((len(texts), 1))
+            g = np.asarray(groups)
+            first = np.r_[True, g[1:] != g[:-1]]
+            return first.astype(float)[:, None]  # 1 for the first sentence of each post
+
+    scorer = BatchScorer([FirstSentence()], [0.5], LanguageIdentifier(("en",)), True, "any", np.zeros(1, bool))
+    out = scorer.score(["First one here. Second one here. Third one here.", "", "Alone here.",
+                        "Begin with this. End with that."])
+    assert calls == [None, [0, 0, 0, 2, 3, 3]]  # posts first (no groups), then sentences with their post
+    sent = [(p.tolist(), s.tolist()) for li, p, s, c, v in out.tags if s is not None][0]
+    assert sent == ([0, 2, 3], [0, 0, 0])

@@ -91,8 +91,12 @@ class BatchScorer:
         for layer in self.layers:
             t0 = time.perf_counter()
             post_scores.append(check_scores(layer, layer.score(texts), len(texts), k))
-            sent_scores.append(check_scores(layer, layer.score(sent_texts), len(sent_texts), k) if sent_texts
-                               else np.zeros((0, k)))
+            if not sent_texts:
+                sent_scores.append(np.zeros((0, k)))
+            elif getattr(layer, "uses_context", False):  # reads each sentence with its neighbours in the post
+                sent_scores.append(check_scores(layer, layer.score(sent_texts, groups=owner_a), len(sent_texts), k))
+            else:
+                sent_scores.append(check_scores(layer, layer.score(sent_texts), len(sent_texts), k))
             seconds.append(time.perf_counter() - t0)
         if self.combined:
             post_scores.append(combine_scores(post_scores, self.thresholds[:len(self.layers)], self.combine))
