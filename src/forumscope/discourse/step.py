@@ -174,7 +174,7 @@ class DiscourseStep(Step):
         n_posts = n_sents = 0
         scorer = BatchScorer([layer for layer, _ in layers], thresholds, ident, self.sentence_level, self.combine,
                              post_only)
-        workers = self._workers(total)
+        workers = self._workers(total, [layer for layer, _ in layers])
         cur = ctx.con.cursor()  # a second connection streams posts while the first stays free
         try:
             reader = cur.sql(f"SELECT forum_id, id, text FROM posts WHERE {where} ORDER BY forum_id, id"
@@ -234,15 +234,18 @@ class DiscourseStep(Step):
             pa.array(values, F),
         ], schema=TAGS)
 
-    def _workers(self, total: int) -> int:
-        """Worker processes for scoring: ``jobs``, or automatic (see the ``jobs`` parameter)."""
+    def _workers(self, total: int, layers: list[Any]) -> int:
+        """Worker processes for scoring: ``jobs``, or automatic (see the ``jobs`` parameter). A layer
+        that runs torch (``fork_safe = False``) keeps scoring in this process: torch and a GPU do not
+        survive a fork."""
         import multiprocessing
         import os
 
         if "fork" not in multiprocessing.get_all_start_methods():
             return 1
-        if "embedding" in self.layers or self.fast_teacher == "embedding":
-            return 1  # torch (and a GPU) in forked workers: not safe
+        if "embedding" in self.layers or self.fast_teacher == "embedding" and "fast" in self.layers or \
+                not all(getattr(layer, "fork_safe", True) for layer in layers):
+            return 1
         if self.jobs:
             return self.jobs
         if total <= 2 * self.batch_size:
