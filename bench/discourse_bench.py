@@ -4,7 +4,8 @@ Run by hand (not part of the test suite):
 
     .venv/bin/python bench/discourse_bench.py speed --posts 100000      # fast pass, rules, MiniLM, the step
     .venv/bin/python bench/discourse_bench.py synthetic --posts 5000    # planted labels, per-code F1
-    .venv/bin/python bench/discourse_bench.py advice                    # advice-reddit, every layer (slow: MiniLM)
+    .venv/bin/python bench/discourse_bench.py advice                    # advice-reddit, every layer (slow: MiniLM,
+                                                                        # fine-tuning ~30 min on one CPU thread)
     .venv/bin/python bench/discourse_bench.py stackexchange             # questions vs answers (weak label)
 
 * speed: on a cached synthetic forum (bench/cache/synth-<posts>-s1). Each measurement runs in a child
@@ -193,9 +194,19 @@ def synthetic(args: argparse.Namespace) -> None:
 def advice(args: argparse.Namespace) -> None:
     from forumscope.discourse.evaluate import evaluate_advice
 
+    import torch
+
+    torch.set_num_threads(args.threads)  # MiniLM encoding and fine-tuning
     layers = tuple(args.layers.split(","))
     res = evaluate_advice(SHARED / "advice-reddit", layers=layers, embedding_modes=("head", "similarity"),
-                          progress=lambda m: print(m, file=sys.stderr, flush=True))
+                          progress=lambda m: print(m, file=sys.stderr, flush=True),
+                          finetune={"epochs": args.epochs, "context": not args.no_context},
+                          combine=[c.split("+") for c in args.combine.split(",") if c], keep_scores=True)
+    import numpy as np
+
+    scores = res.pop("_scores")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(CACHE / "advice-scores.npz", **{f"{n}|{s}": v[s] for n, v in scores.items() for s in ("dev", "test")})
     md = ["# Discourse: advice-reddit (train on train, threshold tuned on dev, test reported)", "",
           "| layer | threshold | dev macro-F1 | test macro-F1 | advice P | advice R | advice F1 | askparents "
           "macro-F1 | needadvice macro-F1 | test sentences/s |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -207,7 +218,14 @@ def advice(args: argparse.Namespace) -> None:
                   f"{p['precision']:.2f} | {p['recall']:.2f} | {p['f1']:.3f} | "
                   f"{v['test']['askparents']['macro_f1']:.3f} | {v['test']['needadvice']['macro_f1']:.3f} | "
                   f"{v['test_texts_per_second']:,.0f} |")
-    payload = {"machine": machine(), "advice": res}
+    tuned = [(n, v) for n, v in res.items() if n.startswith("finetune")]
+    if tuned:
+        v = tuned[0][1]
+        md += ["", f"Fine-tuning ({v['model']}), torch threads: {args.threads}: {v['train_seconds']:,.0f} s "
+               f"for {v['epochs']} epoch(s) including the dev evaluation after each, "
+               f"{v['train_texts_per_second']:,.1f} training sentences/s; dev macro-F1 per epoch "
+               + ", ".join(f"{m:.3f}" for m in v["dev_macro_f1_per_epoch"]) + f"; epoch {v['best_epoch']} kept."]
+    payload = {"machine": machine(), "threads": args.threads, "advice": res}
     write_results("discourse-advice", payload, "\n".join(md) + "\n")
     print("\n".join(md))
 
@@ -261,7 +279,12 @@ def main() -> None:
     s.add_argument("--layers", default="rules,fast")
     s.set_defaults(func=synthetic)
     s = sub.add_parser("advice")
-    s.add_argument("--layers", default="rules,fast,embedding")
+    s.add_argument("--layers", default="rules,fast,embedding,finetune")
+    s.add_argument("--threads", type=int, default=1, help="torch threads (MiniLM, fine-tuning)")
+    s.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs (the best on dev is kept)")
+    s.add_argument("--no-context", action="store_true", help="fine-tune without sentence context")
+    s.add_argument("--combine", default="finetune-context+fast,finetune-context+embedding,"
+                   "finetune-context+embedding+fast", help="layer groups to combine (mean), comma-separated")
     s.set_defaults(func=advice)
     s = sub.add_parser("stackexchange")
     s.add_argument("--sites", default="se-cardano,se-bicycles-meta")

@@ -178,3 +178,20 @@ def test_active_learning_proposes_the_most_uncertain_posts(coded):
     assert [(r["forum_id"], r["post_id"]) for r in rows] == out.ids == s.ids
     assert all(r[c] == "" for r in rows for c in cb.code_ids)
     assert not any("uncertain" in h or "score" in h for h in rows[0])
+
+
+@pytest.mark.slow
+def test_discourse_step_with_the_minilm_supervised_backend(coded):
+    """supervised_backend=minilm fine-tunes MiniLM on the human codes inside the step (in-process)."""
+    pytest.importorskip("torch")
+    from forumscope.pipeline.runner import run_steps
+
+    case, cb = coded["case"], coded["cb"]
+    run = run_steps(case, ["discourse"], {"discourse": {"layers": ("supervised",), "supervised_backend": "minilm",
+                                                        "sentence_level": False, "jobs": 2}})[0].run_id
+    model, posts = case.con.execute("SELECT model, posts_scored FROM discourse_layers WHERE run_id = ?",
+                                    [run]).fetchall()[0]
+    assert "MiniLM" in model and posts == 3000
+    tagged = case.con.execute("SELECT count(DISTINCT post_id) FROM discourse_tags WHERE run_id = ?",
+                              [run]).fetchall()[0][0]
+    assert tagged > 300

@@ -253,3 +253,20 @@ def test_a_context_layer_gets_each_sentence_s_post():
     assert calls == [None, [0, 0, 0, 2, 3, 3]]  # posts first (no groups), then sentences with their post
     sent = [(p.tolist(), s.tolist()) for li, p, s, c, v in out.tags if s is not None][0]
     assert sent == ([0, 2, 3], [0, 0, 0])
+
+
+def test_torch_layers_are_never_forked():
+    from forumscope.discourse.step import DiscourseStep
+
+    class Plain:
+        pass
+
+    class Torch:
+        fork_safe = False
+
+    step = DiscourseStep(jobs=2)
+    assert step._workers(10**6, [Plain()]) == 2
+    assert step._workers(10**6, [Plain(), Torch()]) == 1
+    assert DiscourseStep(layers=("rules", "embedding"), jobs=2)._workers(10**6, [Plain()]) == 1
+    assert DiscourseStep(fast_teacher="embedding", jobs=2)._workers(10**6, [Plain()]) == 1
+    assert DiscourseStep()._workers(100, [Plain()]) == 1  # a small forum: no workers

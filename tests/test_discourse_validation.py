@@ -52,9 +52,31 @@ def test_advice_minilm_on_a_small_subset(shared_data):
 
 
 @pytest.mark.slow
+def test_advice_finetune_on_a_subset(shared_data):
+    """MiniLM fine-tuned with sentence context (one epoch on 1,500 sentences: about two minutes on one
+    CPU thread); the full run is bench/discourse_bench.py advice (docs/validation.md)."""
+    pytest.importorskip("sentence_transformers")
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = evaluate_advice(shared_data / "advice-reddit", layers=("fast", "finetune"), finetune={"epochs": 1},
+                              limit={"train": 1500, "dev": 400, "test": 600})
+    finally:
+        torch.set_num_threads(threads)
+    m = {k: v["test"]["pooled"]["macro_f1"] for k, v in res.items() if not k.startswith("_")}
+    assert set(m) == {"fast", "finetune-context", "finetune"}
+    assert res["finetune"]["best_epoch"] == 1 and len(res["finetune"]["dev_macro_f1_per_epoch"]) == 1
+    assert m["finetune-context"] >= 0.65 and m["finetune"] >= 0.65, m
+    assert max(m["finetune-context"], m["finetune"]) > m["fast"], m    # the transformer beats n-grams
+
+
+@pytest.mark.slow
 def test_advice_all_layers_full(shared_data):
     """Full splits (MiniLM over ~18k sentences: minutes on 2 CPUs). Goal of the issue: >= 0.80 macro-F1
-    for the best layer; measured ~0.74 (docs/validation.md), so the floors here are what is reached."""
+    for the best layer; measured ~0.75 here and 0.777 for the fine-tuned layer, which takes ~30 minutes on
+    one CPU thread and is measured by bench/discourse_bench.py advice (docs/validation.md)."""
     pytest.importorskip("sentence_transformers")
     res = evaluate_advice(shared_data / "advice-reddit", layers=("rules", "fast", "embedding"))
     m = {k: v["test"]["pooled"]["macro_f1"] for k, v in res.items() if not k.startswith("_")}

@@ -130,6 +130,18 @@ def read_advice(folder: str | Path, split: str, subsets: Sequence[str] = ADVICE_
     return AdviceSplit(ids, texts, y, subset)
 
 
+def reading_order(ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(order, groups): the permutation that puts advice-reddit sentences in reading order (reply by
+    reply, sentence by sentence; the ID is ``<submission>-<reply>-<sentence>``) and, in that order,
+    each sentence's reply (the ``groups`` of the sentence-context protocol, layers.py)."""
+    keys = []
+    for i in ids:
+        reply, _, pos = i.rpartition("-")
+        keys.append((reply, int(pos) if pos.isdigit() else 0))
+    order = np.array(sorted(range(len(keys)), key=lambda i: keys[i]), dtype=np.int64)
+    return order, np.array([keys[i][0] for i in order])
+
+
 def _advice_labels(codebook: Any, y: np.ndarray) -> np.ndarray:
     """(n, codes) labels: the advice code from y, every other code not labelled (-1)."""
     lab = -np.ones((len(y), len(codebook.codes)), dtype=np.int8)
@@ -139,7 +151,8 @@ def _advice_labels(codebook: Any, y: np.ndarray) -> np.ndarray:
 
 def evaluate_advice(folder: str | Path, layers: Sequence[str] = ("rules", "fast", "embedding"),
                     *, limit: dict[str, int] | None = None, seed: int = 0, embedding_modes: Sequence[str] = ("head",),
-                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    progress: Callable[[str], None] | None = None, finetune: dict[str, Any] | None = None,
+                    combine: Sequence[Sequence[str]] = (), keep_scores: bool = False) -> dict[str, Any]:
     """Train on train, tune the threshold on dev, report on test, for each layer (see module docstring).
 
     ``limit`` caps the sentences read per split (a seeded sample), e.g. ``{"train": 2000, "dev": 500,
@@ -147,6 +160,18 @@ def evaluate_advice(folder: str | Path, layers: Sequence[str] = ("rules", "fast"
     report, "askparents": report, "needadvice": report}, "train_seconds", "test_texts_per_second",
     "model"}}``; the embedding layer is reported as ``embedding`` (logistic head on MiniLM embeddings)
     and, when asked in ``embedding_modes``, ``embedding-similarity`` (no training).
+
+    Layer ``finetune``: MiniLM fine-tuned end to end with sentence context (the embedding layer's
+    ``mode="finetune", context=True``; options in ``finetune``, e.g. ``{"epochs": 3}``), trained on
+    train in reading order with each reply as a group; the epoch and threshold are picked on dev.
+    Reported twice from the same model: ``finetune-context`` (scored with the neighbouring sentences
+    of the reply) and ``finetune`` (each sentence alone, the sentence-only head; threshold tuned on
+    dev). With ``{"context": False}`` only ``finetune`` is trained and reported.
+
+    ``combine``: groups of reported layers joined as the discourse step's ``combine="mean"`` does
+    (each layer's scores rescaled so that its dev-tuned threshold is 0.5, then averaged), reported as
+    ``a+b`` with a threshold tuned on dev. ``keep_scores``: the dev and test scores of every layer in
+    ``results["_scores"]``.
     """
     from forumscope.discourse.codebook import load_codebook
 
@@ -156,6 +181,7 @@ def evaluate_advice(folder: str | Path, layers: Sequence[str] = ("rules", "fast"
     data = {s: read_advice(folder, s, limit=limit.get(s), seed=seed) for s in ("train", "dev", "test")}
     say = progress or (lambda _m: None)
     results: dict[str, Any] = {}
+    kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def report(name: str, dev_scores: np.ndarray, test_scores: np.ndarray, grid: Sequence[float], extra: dict) -> None:
         thr, dev_m = best_threshold(data["dev"].y, dev_scores, grid)
@@ -166,6 +192,7 @@ def evaluate_advice(folder: str | Path, layers: Sequence[str] = ("rules", "fast"
             if m.any():
                 res[sub] = binary_report(test.y[m], test_scores[m] >= thr)
         results[name] = {"threshold": thr, "dev_macro_f1": dev_m, "test": res, **extra}
+        kept[name] = (dev_scores, test_scores)
 
     for name in layers:
         say(f"advice-reddit: {name}")
@@ -216,10 +243,68 @@ def evaluate_advice(folder: str | Path, layers: Sequence[str] = ("rules", "fast"
                 report("embedding-similarity", sim.score(data["dev"].texts, emb["dev"])[:, j],
                        sim.score(data["test"].texts, emb["test"])[:, j], THRESHOLDS,
                        {"train_seconds": 0.0, "test_texts_per_second": rate, "model": sim.model})
+        elif name == "finetune":
+            _advice_finetune(cb, data, report, seed, dict(finetune or {}), say)
         else:
             raise InputError(f"evaluate_advice: unknown layer {name!r}")
+    for group in combine:
+        from forumscope.discourse.scoring import combine_scores
+
+        if not all(g in kept for g in group):
+            raise InputError(f"evaluate_advice: cannot combine {'+'.join(group)}: layers reported are "
+                             f"{', '.join(kept)}")
+        thr = [results[g]["threshold"] for g in group]
+        both = [combine_scores([kept[g][k][:, None] for g in group], thr, "mean")[:, 0] for k in (0, 1)]
+        report("+".join(group), both[0], both[1], THRESHOLDS,
+               {"train_seconds": sum(results[g]["train_seconds"] for g in group),
+                "test_texts_per_second": 1.0 / sum(1.0 / results[g]["test_texts_per_second"] for g in group),
+                "model": f"mean of {', '.join(group)} (thresholds at 0.5)"})
+    if keep_scores:
+        results["_scores"] = {name: {"dev": d, "test": t} for name, (d, t) in kept.items()}
     results["_data"] = {s: {"sentences": len(d.y), "advice": int(d.y.sum())} for s, d in data.items()}
     return results
+
+
+def _advice_finetune(cb: Any, data: dict[str, AdviceSplit], report: Callable[..., None], seed: int,
+                     options: dict[str, Any], say: Callable[[str], None]) -> None:
+    from forumscope.discourse.embedding import EmbeddingLayer
+
+    j = cb.index("advice")
+    context = bool(options.pop("context", True))
+    ordered = {}
+    for s, d in data.items():
+        order, groups = reading_order(d.ids)
+        ordered[s] = (order, [d.texts[i] for i in order], d.y[order], groups)
+    last = [-1.0]
+
+    def tick(fraction: float, message: str) -> None:
+        if fraction - last[0] >= 0.05 or "validation" in message:
+            last[0] = fraction
+            say(f"advice-reddit: {message}")
+
+    layer = EmbeddingLayer(mode="finetune", context=context, seed=seed, progress=tick, **options)
+    _, tr_texts, tr_y, tr_groups = ordered["train"]
+    _, dv_texts, dv_y, dv_groups = ordered["dev"]
+    layer.train(cb, tr_texts, _advice_labels(cb, tr_y), groups=tr_groups,
+                validation=(dv_texts, _advice_labels(cb, dv_y), dv_groups))
+    fr = layer.fit_report
+
+    def scores(s: str, with_context: bool) -> tuple[np.ndarray, float]:
+        order, texts, _, groups = ordered[s]
+        t0 = time.perf_counter()
+        z = layer.score(texts, groups=groups if with_context else None)[:, j]
+        rate = len(texts) / max(time.perf_counter() - t0, 1e-9)
+        out = np.empty(len(texts))
+        out[order] = z
+        return out, rate
+
+    extra = {"train_seconds": fr.train_seconds, "model": layer.model, "epochs": fr.epochs,
+             "best_epoch": fr.best_epoch, "dev_macro_f1_per_epoch": fr.validation_macro_f1,
+             "train_texts_per_second": fr.texts * fr.epochs / max(fr.train_seconds, 1e-9)}
+    for name, with_context in ((("finetune-context", True),) if context else ()) + (("finetune", False),):
+        dev, _ = scores("dev", with_context)
+        test, rate = scores("test", with_context)
+        report(name, dev, test, THRESHOLDS, {**extra, "test_texts_per_second": rate})
 
 
 # ----------------------------------------------------------------------------- synthetic forum

@@ -30,7 +30,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from forumscope.discourse.language import LanguageIdentifier
-from forumscope.discourse.layers import check_scores
+from forumscope.discourse.layers import check_scores, score_texts
 from forumscope.discourse.sentences import split_sentences
 
 
@@ -91,12 +91,9 @@ class BatchScorer:
         for layer in self.layers:
             t0 = time.perf_counter()
             post_scores.append(check_scores(layer, layer.score(texts), len(texts), k))
-            if not sent_texts:
-                sent_scores.append(np.zeros((0, k)))
-            elif getattr(layer, "uses_context", False):  # reads each sentence with its neighbours in the post
-                sent_scores.append(check_scores(layer, layer.score(sent_texts, groups=owner_a), len(sent_texts), k))
-            else:
-                sent_scores.append(check_scores(layer, layer.score(sent_texts), len(sent_texts), k))
+            # a layer that reads context gets each sentence's post (its neighbours are in the same post)
+            sent_scores.append(check_scores(layer, score_texts(layer, sent_texts, groups=owner_a), len(sent_texts), k)
+                               if sent_texts else np.zeros((0, k)))
             seconds.append(time.perf_counter() - t0)
         if self.combined:
             post_scores.append(combine_scores(post_scores, self.thresholds[:len(self.layers)], self.combine))

@@ -93,6 +93,9 @@ class DiscourseStep(Step):
               "similarity or head"),
         Param("embedding_batch_size", int, 128, "Texts per MiniLM batch.", lambda v: v >= 1, "at least 1"),
         Param("device", str, "auto", "MiniLM device: auto (GPU when torch sees one), cpu, cuda."),
+        Param("supervised_backend", str, "tfidf", "Supervised layer: tfidf (TF-IDF n-grams + logistic "
+              "regression) or minilm (MiniLM fine-tuned on the human codes; needs the nlp extra; GPU when "
+              "torch sees one, else minutes on the CPU).", lambda v: v in ("tfidf", "minilm"), "tfidf or minilm"),
         Param("seed", int, 0, "Seed for the training sample."),
         Param("jobs", int, 0, "Worker processes that score batches; 0 = automatic (the CPU cores, at most 4, "
               "when the forum has more than two batches and no layer uses torch), 1 = in this process.",
@@ -118,7 +121,10 @@ class DiscourseStep(Step):
                 opts.update(mode=self.embedding_mode, batch_size=self.embedding_batch_size, device=self.device)
             elif name == "supervised":
                 self._check_human_codes(ctx, codebook)
-                opts["forum_id"] = ctx.forum_id
+                opts.update(forum_id=ctx.forum_id, backend=self.supervised_backend)
+                if self.supervised_backend == "minilm":
+                    opts.update(device=self.device, progress=lambda f, m: ctx.progress(
+                        f"discourse: fine-tuning MiniLM on the human codes: {m}", 0.0))
             layer = make_layer(name, **opts)
             t0 = time.perf_counter()
             try:

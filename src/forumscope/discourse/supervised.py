@@ -9,6 +9,12 @@ fewer than ``min_positives`` positive or ``min_negatives`` negative items is not
 is the share of positive items (a prior, below a threshold of 0.5 unless most items carry it) and
 it is listed in :attr:`SupervisedLayer.untrained`.
 
+With ``backend="minilm"`` the classifier is MiniLM fine-tuned end to end on the same items (the
+embedding layer's ``mode="finetune"``, :mod:`forumscope.discourse.finetune`; ``epochs``,
+``device``, ``progress`` are passed on): on the GPU when torch sees one, else on the CPU (minutes
+for a few thousand items). Fine-tuned MiniLM is the best layer on the advice-reddit sentences
+(docs/validation.md, measured through the embedding layer).
+
 **Active learning** (:func:`suggest`): uncertainty sampling (Lewis & Gale 1994; Settles 2009). The
 layer is trained on the codes so far and scores uncoded posts (a seeded random pool of at most
 ``pool`` of them); the uncertainty of a post is ``1 - min_c |p_c - t| / max(t, 1 - t)`` over the
@@ -35,6 +41,7 @@ import numpy as np
 from forumscope.errors import UsageError
 
 UNLABELLED = -1
+BACKENDS = ("tfidf", "minilm")
 
 
 def training_data(case: Any, codebook: Any, *, forum_id: str | None = None
@@ -77,10 +84,23 @@ class SupervisedLayer:
 
     name = "supervised"
 
+    @property
+    def fork_safe(self) -> bool:
+        """False with the MiniLM backend (torch does not survive a fork)."""
+        return self.backend != "minilm"
+
     def __init__(self, threshold: float = 0.5, min_positives: int = 3, min_negatives: int = 3, C: float = 4.0,
-                 seed: int = 0, forum_id: str | None = None):
+                 seed: int = 0, forum_id: str | None = None, backend: str = "tfidf", epochs: int = 3,
+                 device: str = "auto", progress: Any = None):
         if not 0.0 < threshold < 1.0:
             raise UsageError(f"supervised layer: threshold must be between 0 and 1, got {threshold}")
+        if backend not in BACKENDS:
+            raise UsageError(f"supervised layer: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.backend = backend
+        self.epochs = int(epochs)
+        self.device = device
+        self.progress = progress
+        self._tuned: Any = None
         self.threshold = float(threshold)
         self.min_positives = int(min_positives)
         self.min_negatives = int(min_negatives)
@@ -106,6 +126,9 @@ class SupervisedLayer:
             raise UsageError(f"the supervised layer needs human codes for codebook {codebook.id!r}; none in this "
                              "case (see `forumscope coding export` and `forumscope coding import`)")
         self.fit_texts(codebook, texts, y)
+        if self.backend == "minilm":
+            self.model = f"{self._tuned.model}, {len(texts)} items coded by {coders} coder(s)"
+            return
         self.model = (f"tfidf+logistic-regression (scikit-learn {_sklearn_version()}) on {len(texts)} items "
                       f"coded by {coders} coder(s)")
 
@@ -118,6 +141,8 @@ class SupervisedLayer:
             raise UsageError(f"supervised layer: labels of shape {y.shape}, expected {(len(texts), len(codebook.codes))}")
         self.codebook = codebook
         self.items = len(texts)
+        if self.backend == "minilm":
+            return self._fit_minilm(codebook, texts, y)
         self._features = _vectorizer()
         x = self._features.fit_transform([t or "" for t in texts])
         self._models, self.untrained = [], []
@@ -139,7 +164,35 @@ class SupervisedLayer:
             self.model = f"tfidf+logistic-regression (scikit-learn {_sklearn_version()}) on {len(texts)} items"
         return self
 
+    def _fit_minilm(self, codebook: Any, texts: Sequence[str], y: np.ndarray) -> "SupervisedLayer":
+        from forumscope.discourse.embedding import EmbeddingLayer
+
+        self._priors = np.zeros(len(codebook.codes))
+        y = y.copy()
+        self.untrained = []
+        for j, code in enumerate(codebook.code_ids):
+            mask = y[:, j] != UNLABELLED
+            pos = int((y[mask, j] == 1).sum())
+            self._priors[j] = pos / mask.sum() if mask.any() else 0.0
+            if pos < self.min_positives or int(mask.sum()) - pos < self.min_negatives:
+                self.untrained.append(code)
+                y[:, j] = UNLABELLED
+        if len(self.untrained) == len(codebook.codes):
+            raise UsageError("supervised layer: no code has enough positive and negative items to train on")
+        self._tuned = EmbeddingLayer(mode="finetune", threshold=self.threshold, seed=self.seed, epochs=self.epochs,
+                                     device=self.device, progress=self.progress, max_length=256)
+        self._tuned.train(codebook, texts, y)
+        self._models = [None if c in self.untrained else "minilm" for c in codebook.code_ids]
+        self.model = f"{self._tuned.model}"
+        return self
+
     def score(self, texts: Sequence[str]) -> np.ndarray:
+        if self._tuned is not None:
+            out = self._tuned.score(texts) if len(texts) else np.empty((0, len(self._models)))
+            for j, m in enumerate(self._models):
+                if m is None:
+                    out[:, j] = self._priors[j]
+            return np.clip(out, 0.0, 1.0)
         if self._features is None:
             raise UsageError("the supervised layer is not trained: call fit() first")
         out = np.empty((len(texts), len(self._models)))
