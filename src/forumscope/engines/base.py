@@ -461,6 +461,16 @@ def pm_links_sql(private_messages_sql: str) -> str:
             "unnest(string_split(coalesce(pm.recipient_ids, ''), '|')) AS u(rc) WHERE rc <> ''")
 
 
+def add_pm_links(ctx: "MapContext", out: dict[str, Any], text_kind: str = "private-message text") -> None:
+    """One ``private_message`` interaction per message and recipient of the mapped ``private_messages``
+    (metadata only), with a notice when the case does not keep the messages' text."""
+    if "private_messages" not in out:
+        return
+    if not ctx.store_pm_text:
+        ctx.notice(f"{ctx.spec.name}: {text_kind} not stored (privacy.store_private_message_text is off)")
+    add_interactions(out, pm_links_sql(out["private_messages"]))
+
+
 def contacts_sql(parts: Sequence[str], id_macro: str = "fs_id") -> str | None:
     """The ``contacts`` table from ``parts``: SELECTs of (uid, kind, p = the staged pseudonym, t = when
     seen). One row per member, kind and pseudonym with first/last seen and how many records carry it;

@@ -35,8 +35,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, contacts_sql, convert_markup,
-                                    group_kind, install_macros, pm_links_sql, query_dicts, to_int)
+from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_pm_links, contacts_sql,
+                                     convert_markup, group_kind, install_macros, query_dicts, to_int)
 
 ENGINE = EngineSpec(
     name="discourse",
@@ -117,19 +117,10 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, str
     _interactions(con, ctx, out)
     _attachments(ctx, out)
     _badges(ctx, out)
-    _pm_links(ctx, out)
+    add_pm_links(ctx, out)
     if ctx.store_contacts:
         _contacts(ctx, out)
     return out
-
-
-def _pm_links(ctx: MapContext, out: dict[str, Any]) -> None:
-    """One ``private_message`` interaction per message and recipient (metadata only)."""
-    if "private_messages" not in out:
-        return
-    if not ctx.store_pm_text:
-        ctx.notice("discourse: private-message text not stored (privacy.store_private_message_text is off)")
-    add_interactions(out, pm_links_sql(out["private_messages"]))
 
 
 def _contacts(ctx: MapContext, out: dict[str, Any]) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, arrow_to_table, contacts_sql,
-                                    convert_markup, group_kind, pm_links_sql)
+from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, add_pm_links,
+                                     arrow_to_table, contacts_sql, convert_markup, group_kind)
 
 ENGINE = EngineSpec(
     name="phpbb",
@@ -337,9 +337,7 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, Any
             f"fs_epoch({c('privmsgs', 'message_time', 'NULL', 'pm')}) AS sent_at, {subject} AS subject, {text} AS text, "
             f"coalesce(fs_id({c('privmsgs', 'root_level', 'NULL', 'pm')}), pm.msg_id) AS conversation_id, pm._offset "
             f"FROM privmsgs pm {'LEFT JOIN ' + recip + ' r ON r.mid = pm.msg_id' if recip else ''}")
-        if not ctx.store_pm_text:
-            ctx.notice("phpbb: private-message text not stored (privacy.store_private_message_text is off)")
-        add_interactions(out, pm_links_sql(out["private_messages"]))
+        add_pm_links(ctx, out)
 
     # ------------------------------------------------------------ attachments (records only)
     if ctx.has("attachments", "attach_id"):
