@@ -43,6 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils import murmurhash3_32
 
 from forumscope.errors import ConfigError
 
@@ -217,13 +218,7 @@ _WORD_SPLIT = r"[^\p{L}\p{N}_?!]+"          # RE2 (Arrow): anything that is not 
 _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
 
 
-def _murmur(word: str) -> int:
-    from sklearn.utils import murmurhash3_32
-
-    return int(murmurhash3_32(word, seed=0, positive=True))
-
-
-_START = np.uint64(_murmur("\x02start"))
+_START = np.uint64(murmurhash3_32("\x02start", seed=0, positive=True))
 
 
 def word_ngram_counts(texts: Sequence[str | None], bits: int) -> sp.csr_matrix:
@@ -250,7 +245,7 @@ def word_ngram_counts(texts: Sequence[str | None], bits: int) -> sp.csr_matrix:
     words = words.filter(keep)
     owner = owner[keep.to_numpy(zero_copy_only=False)]
     enc = pc.dictionary_encode(words)
-    uniq = np.fromiter((_murmur(w) for w in enc.dictionary.to_pylist()), dtype=np.uint64,
+    uniq = np.fromiter((murmurhash3_32(w, seed=0, positive=True) for w in enc.dictionary.to_pylist()), dtype=np.uint64,
                        count=len(enc.dictionary))
     h = uniq[enc.indices.to_numpy()] if len(words) else np.zeros(0, np.uint64)
     first = np.ones(len(h), dtype=bool)
