@@ -189,7 +189,8 @@ def test_discourse_step_with_the_minilm_supervised_backend(coded):
     case, cb = coded["case"], coded["cb"]
     run = run_steps(case, ["discourse"], {"discourse": {"layers": ("supervised",), "supervised_backend": "minilm",
                                                         "sentence_level": False, "jobs": 2}})[0].run_id
-    model, posts = case.con.execute("SELECT model, posts_scored FROM discourse_layers WHERE run_id = ?",
+    model, posts = case.con.execute("SELECT model, posts_scored FROM discourse_layers WHERE run_id = ? "
+                                    "AND layer = 'supervised'",
                                     [run]).fetchall()[0]
     assert "MiniLM" in model and posts == 3000
     tagged = case.con.execute("SELECT count(DISTINCT post_id) FROM discourse_tags WHERE run_id = ?",

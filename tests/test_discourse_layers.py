@@ -101,6 +101,46 @@ def test_language_identification_is_restricted_and_short_is_unknown():
         LanguageIdentifier(("en", "klingon"))
 
 
+def _synth_texts(tmp_path, posts, seed):
+    import json
+
+    from forumscope.synth import generate
+
+    generate(tmp_path / "forum", posts=posts, seed=seed)
+    with open(tmp_path / "forum" / "posts.ndjson", encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for line in fh]
+
+
+def test_distilled_language_model_learns_lingua_and_hands_back_what_it_does_not_know(tmp_path):
+    from forumscope.discourse.language import DistilledLanguageIdentifier
+
+    texts = _synth_texts(tmp_path, 1600, 3)
+    base = LanguageIdentifier(("en", "de", "es", "fr"))
+    ref, _ = base.identify(texts[1000:])
+    ident = DistilledLanguageIdentifier(base).fit(texts[:1000])
+    assert ident.enabled and set(ident.classes) >= {"en", "de", "es"}
+    assert ident.stats["agreement"] >= 0.99 and ident.stats["held_out"] > 100
+    langs, conf, methods = ident.detect(texts[1000:])
+    assert np.mean([a == b for a, b in zip(langs, ref)]) >= 0.98
+    assert methods.count("distilled") >= 0.6 * len(methods)
+    d = np.array([m == "distilled" for m in methods])
+    assert ((conf[d] >= 0.99) & (conf[d] <= 1)).all()
+    assert [m for lang, m in zip(langs, methods) if lang == "unknown"] == [None] * langs.count("unknown")
+
+    # trained on English posts only: German and Spanish posts have unknown words, so lingua answers them
+    english = [t for t, lang in zip(texts, base.identify(texts)[0]) if lang == "en"]
+    only_en = DistilledLanguageIdentifier(base).fit(english[:400])
+    assert only_en.enabled and only_en.classes == ["en"]
+    probe = ["Das Wetter ist wieder furchtbar, seit sieben Tagen Regen und kein Ende.",
+             "El tiempo aquí es horrible otra vez, lluvia durante siete días seguidos."]
+    assert only_en.detect(probe)[0] == ["de", "es"] and only_en.detect(probe)[2] == ["lingua", "lingua"]
+
+    # a model that does not reach the agreement floor is not used: lingua answers everything
+    strict = DistilledLanguageIdentifier(base, min_agreement=1.01).fit(texts[:1000])
+    assert not strict.enabled and "not used" in strict.describe()
+    assert set(strict.detect(texts[1000:1100])[2]) <= {"lingua", None}
+
+
 def test_fast_layer_learns_from_labelled_text(mini):
     texts, y = examples_matrix(mini)
     assert y.shape == (4, 2) and y.sum(axis=0).tolist() == [2, 2]

@@ -116,7 +116,14 @@ def test_tiny_forum_hand_computed(tmp_path):
         assert help_rows["none"] == (0, 2, 1, 2, 0.0)
         layers = c.con.execute("SELECT codebook, codebook_version, layer, model, threshold, posts_scored, "
                                "sentences_scored FROM discourse_layers WHERE run_id = ?", [run]).fetchall()
-        assert layers == [("mini", "2", "rules", None, 0.5, 5, 6)]
+        assert layers[0] == ("mini", "2", "rules", None, 0.5, 5, 6)
+        # the last row: language identification, with its model (lingua alone on a forum this small)
+        assert layers[1][:3] == ("mini", "2", "language") and layers[1][4:] == (None, 5, 0)
+        assert layers[1][3].startswith("lingua ") and "high accuracy" in layers[1][3]
+        methods = c.con.execute("SELECT language, method FROM discourse_languages WHERE run_id = ? ORDER BY post_id",
+                                [run]).fetchall()
+        assert {m for lang, m in methods if lang == "unknown"} == {None}
+        assert {m for lang, m in methods if lang != "unknown"} == {"lingua"}
 
 
 def test_default_layers_work_without_torch(tmp_path, monkeypatch):
@@ -140,7 +147,7 @@ def test_default_layers_work_without_torch(tmp_path, monkeypatch):
         rec = run_steps(c, ["discourse"], {"discourse": {"codebook": str(cb), "sentence_level": False}})[0]
         layers = [r[0] for r in c.con.execute("SELECT layer FROM discourse_layers WHERE run_id = ? ORDER BY rowid",
                                               [rec.run_id]).fetchall()]
-        assert layers == ["rules", "fast", "combined"]
+        assert layers == ["rules", "fast", "combined", "language"]
         with pytest.raises(ConfigError, match="nlp extra"):
             run_steps(c, ["discourse"], {"discourse": {"codebook": str(cb), "layers": ("embedding",)}})
 
@@ -220,7 +227,7 @@ def test_cli_tag(tmp_path, capsys):
     import json
 
     res = json.loads(capsys.readouterr().out)
-    assert [x["layer"] for x in res["layers"]] == ["rules"]
+    assert [x["layer"] for x in res["layers"]] == ["rules", "language"]
     shares = {x["code"]: x["share"] for x in res["prevalence"]}
     assert shares == {"offer": 0.6, "stop": 0.4}
     assert main(["tag", "--case", str(case_dir), "--codebook", "nope"]) == 2
@@ -270,3 +277,36 @@ def test_torch_layers_are_never_forked():
     assert DiscourseStep(layers=("rules", "embedding"), jobs=2)._workers(10**6, [Plain()]) == 1
     assert DiscourseStep(fast_teacher="embedding", jobs=2)._workers(10**6, [Plain()]) == 1
     assert DiscourseStep()._workers(100, [Plain()]) == 1  # a small forum: no workers
+
+
+def test_distilled_language_identification_agrees_with_lingua(tmp_path):
+    """language_accuracy=distilled: lingua on a sample, a word model for the posts it is sure of; the
+    languages match lingua alone (high accuracy) on nearly every post, the tags do not change, and
+    forked workers give the same answers."""
+    from forumscope.synth import generate
+
+    generate(tmp_path / "forum", posts=1500, seed=9)
+    forumscope.ingest_sources([tmp_path / "forum"], tmp_path / "case")
+    got = {}
+    with open_case(tmp_path / "case") as c:
+        for name, params in (("high", {"language_accuracy": "high", "jobs": 1}),
+                             ("distilled", {"language_accuracy": "distilled", "language_sample": 700, "jobs": 1}),
+                             ("distilled-2", {"language_accuracy": "distilled", "language_sample": 700, "jobs": 2,
+                                              "batch_size": 211})):
+            run = run_steps(c, ["discourse"], {"discourse": params})[0].run_id
+            got[name] = (dict(((p, (lang, m)) for p, lang, m in c.con.execute(
+                "SELECT post_id, language, method FROM discourse_languages WHERE run_id = ?", [run]).fetchall())),
+                c.con.execute("SELECT * EXCLUDE (run_id) FROM discourse_tags WHERE run_id = ? ORDER BY ALL",
+                              [run]).fetchall(),
+                c.con.execute("SELECT model FROM discourse_layers WHERE run_id = ? AND layer = 'language'",
+                              [run]).fetchall()[0][0])
+    high, dist = got["high"][0], got["distilled"][0]
+    assert len(high) == len(dist) == 1500
+    agree = sum(high[p][0] == dist[p][0] for p in high) / len(high)
+    assert agree >= 0.98, agree
+    methods = [m for _, m in dist.values()]
+    assert methods.count("distilled") / len(methods) >= 0.6
+    assert all((m is None) == (dist[p][0] == "unknown") for p, (_, m) in dist.items())
+    assert got["high"][1] == got["distilled"][1]          # the rules and fast tags do not depend on the language
+    assert got["distilled"][0] == got["distilled-2"][0]  # workers: the same answers
+    assert "distilled" in got["distilled"][2] and "agreement with lingua" in got["distilled"][2]

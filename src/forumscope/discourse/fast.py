@@ -221,21 +221,18 @@ _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
 _START = np.uint64(murmurhash3_32("\x02start", seed=0, positive=True))
 
 
-def word_ngram_counts(texts: Sequence[str | None], bits: int) -> sp.csr_matrix:
-    """Counts of hashed words, adjacent word pairs and the start token per text: (len(texts), 2**bits).
+def word_hashes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(text index, MurmurHash3 of the word) for every word of ``texts``, in reading order.
 
     Words: the lower-cased text split at every run of characters that are not Unicode letters,
-    digits or ``_``, with ``?`` and ``!`` each a word of its own. A word's hash is MurmurHash3
-    (seed 0) of the word; a pair's is a 64-bit mix of its two words' hashes; the column is the hash
-    modulo ``2**bits``. All of it runs on the whole batch in Arrow and numpy.
+    digits or ``_``, with ``?`` and ``!`` each a word of its own; all of it on the whole batch in
+    Arrow and numpy (each distinct word is hashed once).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n = len(texts)
-    size = 2 ** bits
-    if n == 0:
-        return sp.csr_matrix((0, size), dtype=np.float32)
+    if len(texts) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
     arr = pa.array(list(texts), pa.large_string())
     spaced = pc.replace_substring_regex(pc.utf8_lower(arr), r"([?!])", r" \1 ")
     parts = pc.split_pattern_regex(spaced, _WORD_SPLIT)
@@ -248,6 +245,20 @@ def word_ngram_counts(texts: Sequence[str | None], bits: int) -> sp.csr_matrix:
     uniq = np.fromiter((murmurhash3_32(w, seed=0, positive=True) for w in enc.dictionary.to_pylist()), dtype=np.uint64,
                        count=len(enc.dictionary))
     h = uniq[enc.indices.to_numpy()] if len(words) else np.zeros(0, np.uint64)
+    return owner.astype(np.int64, copy=False), h
+
+
+def word_ngram_counts(texts: Sequence[str | None], bits: int) -> sp.csr_matrix:
+    """Counts of hashed words, adjacent word pairs and the start token per text: (len(texts), 2**bits).
+
+    Words as in :func:`word_hashes`. A word's hash is MurmurHash3 (seed 0) of the word; a pair's is
+    a 64-bit mix of its two words' hashes; the column is the hash modulo ``2**bits``.
+    """
+    n = len(texts)
+    size = 2 ** bits
+    if n == 0:
+        return sp.csr_matrix((0, size), dtype=np.float32)
+    owner, h = word_hashes(texts)
     first = np.ones(len(h), dtype=bool)
     first[1:] = owner[1:] != owner[:-1]
     prev = np.empty_like(h)

@@ -4,6 +4,8 @@ lingua's all-language detector needs about 1.3 GB of memory; a detector built fr
 languages needs a few tens of MB, so the detector is only ever built from the configured
 languages (``languages``, ISO 639-1 codes). Texts shorter than ``min_chars`` characters (after
 removing @mentions, URLs and white space) are "unknown": statistics on a few words are guesses.
+For very large forums, :class:`DistilledLanguageIdentifier` learns lingua's answers on a sample and
+answers the posts it is sure of itself (about 9 times faster than lingua's low-accuracy mode).
 
 Example::
 
@@ -16,7 +18,7 @@ Example::
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -57,6 +59,7 @@ class LanguageIdentifier:
         self.languages = langs
         self.min_chars = int(min_chars)
         self.min_confidence = float(min_confidence)
+        self.low_accuracy = bool(low_accuracy)
         self.parallel = True  # lingua's own thread pool; False: one text at a time (in worker processes)
         if len(codes) == 1:  # lingua needs two languages; one language means every long text is that one
             self._detector = None
@@ -68,16 +71,26 @@ class LanguageIdentifier:
 
     def identify(self, texts: Sequence[str | None]) -> tuple[list[str], np.ndarray]:
         """(language per text, confidence per text; NaN for unknown)."""
+        langs, conf, _ = self.detect(texts)
+        return langs, conf
+
+    def describe(self) -> str:
+        mode = "low" if self.low_accuracy else "high"
+        return f"lingua {_lingua_version()} ({mode} accuracy) over {', '.join(self.languages)}"
+
+    def detect(self, texts: Sequence[str | None]) -> tuple[list[str], np.ndarray, list[str | None]]:
+        """(language, confidence (NaN for unknown), method: ``lingua`` or None for unknown) per text."""
         langs = [UNKNOWN] * len(texts)
+        methods: list[str | None] = [None] * len(texts)
         conf = np.full(len(texts), np.nan)
         cleaned = [_clean(t) for t in texts]
         todo = [i for i, t in enumerate(cleaned) if len(t) >= self.min_chars]
         if not todo:
-            return langs, conf
+            return langs, conf, methods
         if self._detector is None:
             for i in todo:
-                langs[i], conf[i] = self.languages[0], 1.0
-            return langs, conf
+                langs[i], conf[i], methods[i] = self.languages[0], 1.0, "lingua"
+            return langs, conf, methods
         if self.parallel:
             values = self._detector.compute_language_confidence_values_in_parallel([cleaned[i] for i in todo])
         else:
@@ -91,4 +104,161 @@ class LanguageIdentifier:
                 continue
             langs[i] = top.language.iso_code_639_1.name.lower()
             conf[i] = round(float(top.value), 6)  # the parallel and serial APIs differ in the last bits
+            methods[i] = "lingua"
+        return langs, conf, methods
+
+
+def _lingua_version() -> str:
+    from importlib.metadata import version
+
+    try:
+        return version("lingua-language-detector")
+    except Exception:  # pragma: no cover - an unusual installation
+        return "?"
+
+
+class DistilledLanguageIdentifier:
+    """lingua's answers on a sample of the forum, learnt by a naive Bayes model on hashed words.
+
+    For very large forums: lingua labels a sample of the posts (``fit``); a multinomial naive Bayes
+    model on hashed word counts learns those labels, and a vocabulary per language records the
+    words seen in the sample's posts of that language. A post gets the model's language only when the
+    model is sure (probability >= ``min_probability``) and the post's words are known in that language
+    (share of its words seen in the sample's posts of that language >= ``min_coverage``); every other
+    post (a language rare or absent in the sample, a mixed or unusual post) goes to lingua. A fifth of
+    the sample is held out: if the answers (model or lingua) agree with lingua's on fewer than
+    ``min_agreement`` of it, the model is not used at all and every post goes to lingua.
+
+    Example::
+
+        base = LanguageIdentifier(("en", "de", "es"), low_accuracy=True)
+        ident = DistilledLanguageIdentifier(base)
+        ident.fit(sample_texts)           # a random sample of the forum's posts
+        langs, conf, methods = ident.detect(texts)   # methods: "distilled", "lingua" or None
+    """
+
+    def __init__(self, base: LanguageIdentifier, min_probability: float = 0.99, min_coverage: float = 0.8,
+                 min_agreement: float = 0.99, bits: int = 20, seed: int = 0):
+        self.base = base
+        self.languages = base.languages
+        self.min_chars = base.min_chars
+        self.min_probability = float(min_probability)
+        self.min_coverage = float(min_coverage)
+        self.min_agreement = float(min_agreement)
+        self.bits = int(bits)
+        self.seed = int(seed)
+        self.classes: list[str] = []
+        self.enabled = False
+        self.stats: dict[str, float] = {}
+        self._vocab: np.ndarray | None = None   # (classes, 2**bits) bool: word seen in a post of that language
+        self._clf: Any = None
+
+    @property
+    def parallel(self) -> bool:
+        return self.base.parallel
+
+    @parallel.setter
+    def parallel(self, value: bool) -> None:
+        self.base.parallel = value
+
+    # ------------------------------------------------------------------ training
+    def fit(self, texts: Sequence[str | None]) -> "DistilledLanguageIdentifier":
+        cleaned = [c for c in (_clean(t) for t in texts) if len(c) >= self.min_chars]
+        langs, _, _ = self.base.detect(cleaned)
+        pairs = [(t, lang) for t, lang in zip(cleaned, langs) if lang != UNKNOWN]
+        cut = int(len(pairs) * 0.8)
+        train, held = pairs[:cut], pairs[cut:]
+        self.stats = {"sample": float(len(cleaned)), "train": float(len(train)), "held_out": float(len(held))}
+        if len(train) < 100 or len(held) < 20:
+            self.enabled = False
+            return self
+        self.classes = sorted({lang for _, lang in train})
+        y = np.array([self.classes.index(lang) for _, lang in train])
+        owner, h = _hashes([t for t, _ in train])
+        cols = (h & np.uint64(2 ** self.bits - 1)).astype(np.int64)
+        self._vocab = np.zeros((len(self.classes), 2 ** self.bits), dtype=bool)
+        self._vocab[y[owner], cols] = True
+        if len(self.classes) > 1:
+            from sklearn.naive_bayes import MultinomialNB
+
+            self._clf = MultinomialNB(alpha=0.1).fit(self._features(owner, cols, len(train)), y)
+        self.enabled = True
+        got, _, methods = self.detect([t for t, _ in held])
+        agree = float(np.mean([g == lang for g, (_, lang) in zip(got, held)]))
+        share = float(np.mean([m == "distilled" for m in methods]))
+        self.stats.update(agreement=round(agree, 4), distilled_share=round(share, 4))
+        self.enabled = agree >= self.min_agreement
+        return self
+
+    def _features(self, owner: np.ndarray, cols: np.ndarray, n: int) -> Any:
+        import scipy.sparse as sp
+
+        X = sp.csr_matrix((np.ones(len(cols), np.float32), (owner, cols)), shape=(n, 2 ** self.bits))
+        X.sum_duplicates()
+        return X
+
+    def describe(self) -> str:
+        base = self.base.describe()
+        if not self.stats:
+            return base
+        s = self.stats
+        if not self.enabled:
+            why = (f"held-out agreement {s['agreement']:.4f} < {self.min_agreement}" if "agreement" in s
+                   else "too few labelled posts in the sample")
+            return f"{base}; the distilled model was not used ({why})"
+        return (f"{base} on {int(s['sample']):,} sampled posts, distilled into a naive Bayes model on hashed words "
+                f"({', '.join(self.classes)}); on the {int(s['held_out']):,} held-out posts: "
+                f"{s['distilled_share']:.1%} answered by the model, agreement with lingua {s['agreement']:.2%}")
+
+    # ------------------------------------------------------------------ answers
+    def identify(self, texts: Sequence[str | None]) -> tuple[list[str], np.ndarray]:
+        langs, conf, _ = self.detect(texts)
         return langs, conf
+
+    def detect(self, texts: Sequence[str | None]) -> tuple[list[str], np.ndarray, list[str | None]]:
+        """(language, confidence, method) per text; method ``distilled``, ``lingua`` or None (unknown).
+
+        The confidence of a distilled answer is the model's probability (NaN when the sample had a
+        single language)."""
+        if not self.enabled:
+            return self.base.detect(texts)
+        langs = [UNKNOWN] * len(texts)
+        methods: list[str | None] = [None] * len(texts)
+        conf = np.full(len(texts), np.nan)
+        cleaned = [_clean(t) for t in texts]
+        todo = [i for i, t in enumerate(cleaned) if len(t) >= self.min_chars]
+        if not todo:
+            return langs, conf, methods
+        owner, h = _hashes([cleaned[i] for i in todo])
+        n = len(todo)
+        cols = (h & np.uint64(2 ** self.bits - 1)).astype(np.int64)
+        if self._clf is not None:
+            proba = self._clf.predict_proba(self._features(owner, cols, n))
+            best = proba.argmax(axis=1)
+            p_best = proba[np.arange(n), best]
+        else:
+            best = np.zeros(n, dtype=np.int64)
+            p_best = np.ones(n)
+        words = np.bincount(owner, minlength=n)
+        known = np.bincount(owner, weights=self._vocab[best[owner], cols], minlength=n)
+        coverage = np.divide(known, words, out=np.zeros(n), where=words > 0)
+        accept = (p_best >= self.min_probability) & (coverage >= self.min_coverage) & (words > 0)
+        rest = []
+        for j, i in enumerate(todo):
+            if accept[j]:
+                langs[i] = self.classes[best[j]]
+                conf[i] = round(float(p_best[j]), 6) if self._clf is not None else np.nan
+                methods[i] = "distilled"
+            else:
+                rest.append(i)
+        if rest:
+            r_langs, r_conf, r_methods = self.base.detect([cleaned[i] for i in rest])
+            for i, lang, c, m in zip(rest, r_langs, r_conf, r_methods):
+                langs[i], conf[i], methods[i] = lang, c, m
+        return langs, conf, methods
+
+
+def _hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    from forumscope.discourse.fast import word_hashes
+
+    return word_hashes(texts)

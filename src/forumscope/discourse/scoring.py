@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from forumscope.discourse.language import LanguageIdentifier
+from forumscope.discourse.language import DistilledLanguageIdentifier, LanguageIdentifier
 from forumscope.discourse.layers import check_scores, score_texts
 from forumscope.discourse.sentences import split_sentences
 
@@ -54,6 +54,8 @@ class Scored:
     """What one batch gave: languages, positive tags per layer, sentences, seconds per layer."""
     languages: list[str]
     confidence: np.ndarray
+    methods: list[str | None]   # how each language was found: "lingua", "distilled", None (unknown)
+    language_seconds: float
     sentences: int
     seconds: list[float]
     # (layer index, post index, sentence number (None for post-level tags), code index, score)
@@ -63,7 +65,8 @@ class Scored:
 class BatchScorer:
     """Languages, layer scores and positive tags for batches of post texts."""
 
-    def __init__(self, layers: Sequence[Any], thresholds: Sequence[float], ident: LanguageIdentifier,
+    def __init__(self, layers: Sequence[Any], thresholds: Sequence[float],
+                 ident: LanguageIdentifier | DistilledLanguageIdentifier,
                  sentence_level: bool, combine: str, post_only: np.ndarray):
         self.layers = list(layers)
         self.thresholds = list(thresholds)  # one per layer, plus the combined layer's when there are 2+
@@ -75,7 +78,9 @@ class BatchScorer:
 
     def score(self, texts: list[str]) -> Scored:
         k = len(self.post_only)
-        langs, conf = self.ident.identify(texts)
+        t0 = time.perf_counter()
+        langs, conf, methods = self.ident.detect(texts)
+        language_seconds = time.perf_counter() - t0
         sent_texts: list[str] = []
         owner: list[int] = []
         sno: list[int] = []
@@ -100,7 +105,7 @@ class BatchScorer:
             sent_scores.append(combine_scores(sent_scores, self.thresholds[:len(self.layers)], self.combine)
                                if sent_texts else np.zeros((0, k)))
             seconds.append(0.0)
-        out = Scored(langs, conf, len(sent_texts), seconds)
+        out = Scored(langs, conf, methods, language_seconds, len(sent_texts), seconds)
         for li, (ps, ss) in enumerate(zip(post_scores, sent_scores)):
             rows, cols = np.nonzero(ps >= self.thresholds[li])
             out.tags.append((li, rows.astype(np.int64), None, cols, np.round(ps[rows, cols], 6)))

@@ -55,7 +55,8 @@ def build(ctx: Ctx) -> Section:
     sec.facts += [
         Fact("discourse.codebook", "codebook", f"{codebook} {lay.get('codebook_version') or ''}".strip(), "value"),
         Fact("discourse.layer", "layer reported", layer, "value"),
-        Fact("discourse.layers", "layers run", ", ".join(sorted({x["layer"] for x in layers})), "value"),
+        Fact("discourse.layers", "layers run", ", ".join(sorted({x["layer"] for x in layers} - {"language"})),
+             "value"),
     ]
     t_lay = make_table("discourse.layers", "Tagging layers", [
         C("codebook", "codebook", "label"), C("codebook_version", "version", "value"), C("layer", "layer", "label"),
