@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, arrow_to_table, contacts_sql,
+from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_pm_links, arrow_to_table, contacts_sql,
                                     convert_markup, group_kind)
 
 ENGINE = EngineSpec(
@@ -257,11 +257,7 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, Any
             f"SELECT pmid AS id, fs_id({c('privatemessages', 'fromid')}) AS sender_id, fs_id({c('privatemessages', 'toid')}) "
             f"AS recipient_ids, fs_epoch({c('privatemessages', 'dateline')}) AS sent_at, {subject} AS subject, {text} AS text, "
             f"_offset FROM privatemessages {inbox}")
-        pm_links = ("SELECT 'pm:' || id AS id, 'private_message' AS kind, sender_id AS source_user_id, recipient_ids AS "
-                    "target_user_id, sent_at AS created_at, _offset FROM (" + out["private_messages"] + ") WHERE recipient_ids IS NOT NULL")
-        add_interactions(out, pm_links)
-        if not ctx.store_pm_text:
-            ctx.notice("mybb: private-message text not stored (privacy.store_private_message_text is off)")
+        add_pm_links(ctx, out)  # one recipient per message here
 
     if ctx.has("attachments", "aid"):
         out["attachments"] = (

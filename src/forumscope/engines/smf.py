@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_interactions, arrow_to_table, contacts_sql,
-                                    convert_markup, group_kind, pm_links_sql)
+from forumscope.engines.base import (EngineSpec, MapContext, access_rule, add_pm_links, arrow_to_table, contacts_sql,
+                                    convert_markup, group_kind)
 
 ENGINE = EngineSpec(
     name="smf",
@@ -308,7 +308,7 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, Any
             f"fs_epoch({c('personal_messages', 'msgtime', 'NULL', 'pm')}) AS sent_at, {subject} AS subject, {text} AS text, "
             f"coalesce(fs_id({c('personal_messages', 'id_pm_head', 'NULL', 'pm')}), pm.id_pm) AS conversation_id, pm._offset "
             f"FROM personal_messages pm {recip}")
-        add_interactions(out, pm_links_sql(out["private_messages"]))
+        add_pm_links(ctx, out)
 
     # ------------------------------------------------------------ attachments (records only; not avatars/thumbnails)
     if ctx.has("attachments", "id_attach"):
@@ -332,8 +332,6 @@ def map_tables(con: duckdb.DuckDBPyConnection, ctx: MapContext) -> dict[str, Any
             parts.append("SELECT id_member, 'ip', poster_ip, fs_epoch(poster_time) FROM messages")
         if parts:
             out["contacts"] = contacts_sql(parts)
-    if not ctx.store_pm_text and "private_messages" in out:
-        ctx.notice("smf: private-message text not stored (privacy.store_private_message_text is off)")
     return out
 
 
