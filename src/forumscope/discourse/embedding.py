@@ -188,6 +188,8 @@ class EmbeddingLayer:
         and head; the layer becomes a head) or, with ``mode="finetune"``, MiniLM itself."""
         from sklearn.linear_model import LogisticRegression
 
+        from forumscope.discourse.fast import fit_per_code
+
         y = np.asarray(labels)
         if y.ndim == 1:
             y = y[:, None]
@@ -199,22 +201,10 @@ class EmbeddingLayer:
             return self._finetune(codebook, texts, y, groups, validation)
         self.mode = "head"
         E = self.encode(texts) if embeddings is None else np.asarray(embeddings, dtype=np.float32)
-        X = self._head_features(texts, E)
-        W = np.zeros((X.shape[1], y.shape[1]), dtype=np.float32)
-        b = np.full(y.shape[1], -30.0)
-        self.untrained = []
-        for j, code in enumerate(codebook.codes):
-            known = y[:, j] >= 0
-            yj = y[known, j].astype(int)
-            if yj.sum() == 0 or yj.sum() == len(yj):
-                self.untrained.append(code.id)
-                continue
-            clf = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear", max_iter=2000,
-                                     random_state=self.seed)
-            clf.fit(X[known], yj)
-            W[:, j] = clf.coef_[0]
-            b[j] = clf.intercept_[0]
-        self._W, self._b = W, b
+        self._W, self._b, self.untrained = fit_per_code(
+            self._head_features(texts, E), y, codebook,
+            lambda yj: LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear", max_iter=2000,
+                                          random_state=self.seed))
         self.model = (f"{model_name()}, logistic head{' with hashed word n-grams' if self.ngrams else ''} on "
                       f"{len(texts)} texts, device {resolve_device(self.device)}")
         return self

@@ -135,29 +135,17 @@ class FastLayer:
         if y.shape != (len(texts), len(codebook.codes)):
             raise ConfigError(f"fast layer: labels of shape {y.shape}, expected {(len(texts), len(codebook.codes))}")
         self.codebook = codebook
-        X = self.features(texts)
-        dim = X.shape[1]
-        W = np.zeros((dim, y.shape[1]), dtype=np.float32)
-        b = np.full(y.shape[1], -30.0)  # untrained codes: probability ~0
-        self.untrained = []
-        for j, code in enumerate(codebook.codes):
-            known = y[:, j] >= 0
-            yj = y[known, j].astype(int)
-            if yj.sum() == 0 or yj.sum() == len(yj):
-                self.untrained.append(code.id)
-                continue
+
+        def classifier(yj: np.ndarray) -> Any:
             if self.solver == "sgd":
-                clf = SGDClassifier(loss="log_loss", alpha=self.alpha, class_weight=self._weights(yj), max_iter=100,
-                                    tol=1e-4, random_state=self.seed)
-            else:
-                clf = LogisticRegression(C=self.C, class_weight=self._weights(yj), solver="liblinear",
-                                         random_state=self.seed)
-            with warnings.catch_warnings():  # a capped number of epochs is the point of the fast pass
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                clf.fit(X[known], yj, sample_weight=None if weights is None else np.asarray(weights)[known])
-            W[:, j] = clf.coef_[0]
-            b[j] = clf.intercept_[0]
-        self._W, self._b = W, b
+                return SGDClassifier(loss="log_loss", alpha=self.alpha, class_weight=self._weights(yj), max_iter=100,
+                                     tol=1e-4, random_state=self.seed)
+            return LogisticRegression(C=self.C, class_weight=self._weights(yj), solver="liblinear",
+                                      random_state=self.seed)
+
+        with warnings.catch_warnings():  # a capped number of epochs is the point of the fast pass
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self._W, self._b, self.untrained = fit_per_code(self.features(texts), y, codebook, classifier, weights)
         self.trained_on = len(texts)
         self.train_seconds = time.perf_counter() - t0
         self.model = (f"hashed n-grams (2^{self.bits}) + logistic regression (scikit-learn {_sklearn_version()}) "
@@ -212,6 +200,28 @@ class FastLayer:
             raise ConfigError("fast layer: call fit() or train() before scoring")
         z = np.asarray(self.features(texts) @ self._W, dtype=np.float64) + self._b
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def fit_per_code(X: Any, y: np.ndarray, codebook: Any, classifier: Any,
+                 weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """One binary linear classifier per code on features ``X`` and labels ``y`` (n, codes) of 1, 0
+    or -1 (not labelled); ``classifier(yj)`` makes a scikit-learn estimator for one code's labels.
+    Returns the stacked weights (features, codes), intercepts and the codes that could not be
+    trained (no positive or no negative label): their intercept is -30 (probability about 0)."""
+    W = np.zeros((X.shape[1], y.shape[1]), dtype=np.float32)
+    b = np.full(y.shape[1], -30.0)
+    untrained = []
+    for j, code in enumerate(codebook.codes):
+        known = y[:, j] >= 0
+        yj = y[known, j].astype(int)
+        if yj.sum() == 0 or yj.sum() == len(yj):
+            untrained.append(code.id)
+            continue
+        clf = classifier(yj)
+        clf.fit(X[known], yj, sample_weight=None if weights is None else np.asarray(weights)[known])
+        W[:, j] = clf.coef_[0]
+        b[j] = clf.intercept_[0]
+    return W, b, untrained
 
 
 _WORD_SPLIT = r"[^\p{L}\p{N}_?!]+"          # RE2 (Arrow): anything that is not part of a word
