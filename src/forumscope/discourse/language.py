@@ -80,11 +80,7 @@ class LanguageIdentifier:
 
     def detect(self, texts: Sequence[str | None]) -> tuple[list[str], np.ndarray, list[str | None]]:
         """(language, confidence (NaN for unknown), method: ``lingua`` or None for unknown) per text."""
-        langs = [UNKNOWN] * len(texts)
-        methods: list[str | None] = [None] * len(texts)
-        conf = np.full(len(texts), np.nan)
-        cleaned = [_clean(t) for t in texts]
-        todo = [i for i, t in enumerate(cleaned) if len(t) >= self.min_chars]
+        langs, conf, methods, cleaned, todo = _start(texts, self.min_chars)
         if not todo:
             return langs, conf, methods
         if self._detector is None:
@@ -106,6 +102,14 @@ class LanguageIdentifier:
             conf[i] = round(float(top.value), 6)  # the parallel and serial APIs differ in the last bits
             methods[i] = "lingua"
         return langs, conf, methods
+
+
+def _start(texts: Sequence[str | None], min_chars: int
+           ) -> tuple[list[str], np.ndarray, list[str | None], list[str], list[int]]:
+    """Answers that say unknown, the cleaned texts, and the positions of those long enough to identify."""
+    cleaned = [_clean(t) for t in texts]
+    todo = [i for i, t in enumerate(cleaned) if len(t) >= min_chars]
+    return [UNKNOWN] * len(texts), np.full(len(texts), np.nan), [None] * len(texts), cleaned, todo
 
 
 def _lingua_version() -> str:
@@ -222,11 +226,7 @@ class DistilledLanguageIdentifier:
         single language)."""
         if not self.enabled:
             return self.base.detect(texts)
-        langs = [UNKNOWN] * len(texts)
-        methods: list[str | None] = [None] * len(texts)
-        conf = np.full(len(texts), np.nan)
-        cleaned = [_clean(t) for t in texts]
-        todo = [i for i, t in enumerate(cleaned) if len(t) >= self.min_chars]
+        langs, conf, methods, cleaned, todo = _start(texts, self.min_chars)
         if not todo:
             return langs, conf, methods
         owner, h = _hashes([cleaned[i] for i in todo])
