@@ -102,6 +102,9 @@ def test_coding_errors_have_exit_codes(forum, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.csv, line 1" in err and "sarcasm" in err
     assert main(["coding", "suggest", "--case", str(case), "--size", "5", "--out", str(tmp_path / "s.csv")]) == 2
+    assert main(["coding", "suggest", "--case", str(case), "--size", "5", "--out", str(tmp_path / "s.csv"),
+                 "--backend", "bert"]) == 2
+    assert "backend must be one of" in capsys.readouterr().err
 
 
 def test_every_coding_command_is_documented():

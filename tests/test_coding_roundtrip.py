@@ -181,6 +181,16 @@ def test_active_learning_proposes_the_most_uncertain_posts(coded):
 
 
 @pytest.mark.slow
+def test_active_learning_with_the_minilm_backend(coded):
+    """coding suggest --backend minilm: MiniLM fine-tuned on the codes chooses the uncertain posts."""
+    pytest.importorskip("torch")
+    case, cb = coded["case"], coded["cb"]
+    s = suggest(case, cb, 10, pool=300, seed=2, backend="minilm", epochs=1)
+    assert len(s.ids) == 10 and "MiniLM" in s.layer.model
+    assert s.uncertainty == sorted(s.uncertainty, reverse=True) and 0 < s.uncertainty[0] <= 1
+
+
+@pytest.mark.slow
 def test_discourse_step_with_the_minilm_supervised_backend(coded):
     """supervised_backend=minilm fine-tunes MiniLM on the human codes inside the step (in-process)."""
     pytest.importorskip("torch")

@@ -164,6 +164,9 @@ def suggest_cmd(
     pool: int = typer.Option(20_000, "--pool", min=0, help="Uncoded posts scored (a seeded random pool; 0 = all)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the pool and of ties."),
     forum_id: Optional[str] = typer.Option(None, "--forum-id", help="Train on and propose posts of one forum."),
+    backend: str = typer.Option("tfidf", "--backend", help="Supervised model: tfidf (seconds) or minilm (MiniLM "
+                                "fine-tuned on the codes: needs the nlp extra; minutes on a CPU, a GPU when torch "
+                                "sees one)."),
 ) -> None:
     """Active learning: the uncoded posts the supervised layer is least sure about, as a coding sheet."""
     from forumscope.discourse.coding import guide_path
@@ -171,7 +174,7 @@ def suggest_cmd(
     from forumscope.store.case import open_case
 
     with open_case(case) as c:
-        s = suggest_sheet(c, codebook, size, out_path, pool=pool, seed=seed, forum_id=forum_id)
+        s = suggest_sheet(c, codebook, size, out_path, pool=pool, seed=seed, forum_id=forum_id, backend=backend)
         c.audit("coding suggest", sys.argv[1:], "ok", out=str(out_path), rows=len(s.ids), pool=s.pool, seed=seed,
                 sha256=_sha256(out_path))
     if s.uncertainty:
