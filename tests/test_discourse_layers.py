@@ -135,6 +135,9 @@ def test_distilled_language_model_learns_lingua_and_hands_back_what_it_does_not_
              "El tiempo aquí es horrible otra vez, lluvia durante siete días seguidos."]
     assert only_en.detect(probe)[0] == ["de", "es"] and only_en.detect(probe)[2] == ["lingua", "lingua"]
 
+    # too little text in the sample: no model, lingua answers everything
+    thin = DistilledLanguageIdentifier(base).fit(["ok thanks"] * 50 + probe)
+    assert not thin.enabled and "too few" in thin.describe() and thin.detect(probe)[2] == ["lingua", "lingua"]
     # a model that does not reach the agreement floor is not used: lingua answers everything
     strict = DistilledLanguageIdentifier(base, min_agreement=1.01).fit(texts[:1000])
     assert not strict.enabled and "not used" in strict.describe()
