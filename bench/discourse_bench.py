@@ -199,7 +199,7 @@ def advice(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)  # MiniLM encoding and fine-tuning
     layers = tuple(args.layers.split(","))
     res = evaluate_advice(SHARED / "advice-reddit", layers=layers, embedding_modes=("head", "similarity"),
-                          progress=lambda m: print(m, file=sys.stderr, flush=True),
+                          seed=args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True),
                           finetune={"epochs": args.epochs, "context": not args.no_context},
                           combine=[c.split("+") for c in args.combine.split(",") if c], keep_scores=True)
     import numpy as np
@@ -225,8 +225,8 @@ def advice(args: argparse.Namespace) -> None:
                f"for {v['epochs']} epoch(s) including the dev evaluation after each, "
                f"{v['train_texts_per_second']:,.1f} training sentences/s; dev macro-F1 per epoch "
                + ", ".join(f"{m:.3f}" for m in v["dev_macro_f1_per_epoch"]) + f"; epoch {v['best_epoch']} kept."]
-    payload = {"machine": machine(), "threads": args.threads, "advice": res}
-    write_results("discourse-advice", payload, "\n".join(md) + "\n")
+    payload = {"machine": machine(), "threads": args.threads, "seed": args.seed, "advice": res}
+    write_results("discourse-advice" + (f"-seed{args.seed}" if args.seed else ""), payload, "\n".join(md) + "\n")
     print("\n".join(md))
 
 
@@ -283,6 +283,7 @@ def main() -> None:
     s.add_argument("--threads", type=int, default=1, help="torch threads (MiniLM, fine-tuning)")
     s.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs (the best on dev is kept)")
     s.add_argument("--no-context", action="store_true", help="fine-tune without sentence context")
+    s.add_argument("--seed", type=int, default=0, help="seed of the trained layers (head init, batch order, dropout)")
     s.add_argument("--combine", default="finetune-context+fast,finetune-context+embedding,"
                    "finetune-context+embedding+fast", help="layer groups to combine (mean), comma-separated")
     s.set_defaults(func=advice)
