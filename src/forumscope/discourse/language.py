@@ -104,6 +104,27 @@ class LanguageIdentifier:
         return langs, conf, methods
 
 
+def _label_chunk(task: tuple[tuple[str, ...], int, list[str]]) -> list[str]:
+    languages, min_chars, texts = task
+    ident = LanguageIdentifier(languages, min_chars=min_chars)
+    ident.parallel = False  # never lingua's thread pool in a forked process
+    return ident.detect(texts)[0]
+
+
+def teacher_labels(languages: Sequence[str], min_chars: int, texts: list[str], workers: int = 2) -> list[str]:
+    """lingua's high-accuracy answers for ``texts``, computed in ``workers`` forked processes (its
+    models, about 170 MB for five languages, are loaded there and freed with them)."""
+    import multiprocessing
+
+    if not texts:
+        return []
+    size = -(-len(texts) // workers)
+    tasks = [(tuple(languages), min_chars, texts[i:i + size]) for i in range(0, len(texts), size)]
+    with multiprocessing.get_context("fork").Pool(len(tasks)) as pool:
+        parts = pool.map(_label_chunk, tasks)
+    return [lang for part in parts for lang in part]
+
+
 def _start(texts: Sequence[str | None], min_chars: int
            ) -> tuple[list[str], np.ndarray, list[str | None], list[str], list[int]]:
     """Answers that say unknown, the cleaned texts, and the positions of those long enough to identify."""
@@ -124,12 +145,14 @@ def _lingua_version() -> str:
 class DistilledLanguageIdentifier:
     """lingua's answers on a sample of the forum, learnt by a naive Bayes model on hashed words.
 
-    For very large forums: lingua labels a sample of the posts (``fit``); a multinomial naive Bayes
+    For very large forums: lingua (high accuracy, in ``workers`` forked processes, so that its large
+    models never stay in this one) labels a sample of the posts (``fit``); a multinomial naive Bayes
     model on hashed word counts learns those labels, and a vocabulary per language records the
     words seen in the sample's posts of that language. A post gets the model's language only when the
     model is sure (probability >= ``min_probability``) and the post's words are known in that language
     (share of its words seen in the sample's posts of that language >= ``min_coverage``); every other
-    post (a language rare or absent in the sample, a mixed or unusual post) goes to lingua. A fifth of
+    post (a language rare or absent in the sample, a mixed or unusual post) goes to ``base`` (lingua
+    as the caller configured it; the discourse step uses the low-accuracy mode). A fifth of
     the sample is held out: if the answers (model or lingua) agree with lingua's on fewer than
     ``min_agreement`` of it, the model is not used at all and every post goes to lingua.
 
@@ -142,8 +165,9 @@ class DistilledLanguageIdentifier:
     """
 
     def __init__(self, base: LanguageIdentifier, min_probability: float = 0.99, min_coverage: float = 0.8,
-                 min_agreement: float = 0.99, bits: int = 20, seed: int = 0):
+                 min_agreement: float = 0.99, bits: int = 20, seed: int = 0, workers: int = 2):
         self.base = base
+        self.workers = max(1, int(workers))
         self.languages = base.languages
         self.min_chars = base.min_chars
         self.min_probability = float(min_probability)
@@ -167,8 +191,9 @@ class DistilledLanguageIdentifier:
 
     # ------------------------------------------------------------------ training
     def fit(self, texts: Sequence[str | None]) -> "DistilledLanguageIdentifier":
+        """Learn lingua's answers (high accuracy, in forked worker processes) on ``texts``, a sample."""
         cleaned = [c for c in (_clean(t) for t in texts) if len(c) >= self.min_chars]
-        langs, _, _ = self.base.detect(cleaned)
+        langs = teacher_labels(self.languages, self.min_chars, cleaned, self.workers)
         pairs = [(t, lang) for t, lang in zip(cleaned, langs) if lang != UNKNOWN]
         cut = int(len(pairs) * 0.8)
         train, held = pairs[:cut], pairs[cut:]
@@ -210,8 +235,9 @@ class DistilledLanguageIdentifier:
             why = (f"held-out agreement {s['agreement']:.4f} < {self.min_agreement}" if "agreement" in s
                    else "too few labelled posts in the sample")
             return f"{base}; the distilled model was not used ({why})"
-        return (f"{base} on {int(s['sample']):,} sampled posts, distilled into a naive Bayes model on hashed words "
-                f"({', '.join(self.classes)}); on the {int(s['held_out']):,} held-out posts: "
+        return (f"lingua {_lingua_version()} (high accuracy) on {int(s['sample']):,} sampled posts, distilled into a "
+                f"naive Bayes model on hashed words ({', '.join(self.classes)}) that answers where it is sure; "
+                f"{base} for the rest; on the {int(s['held_out']):,} held-out posts: "
                 f"{s['distilled_share']:.1%} answered by the model, agreement with lingua {s['agreement']:.2%}")
 
     # ------------------------------------------------------------------ answers

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -147,14 +148,17 @@ class DiscourseStep(Step):
         mode = self.language_accuracy
         if mode == "auto":
             mode = "high" if total <= self.language_high_max else "distilled"
-        base = LanguageIdentifier(self.languages, min_chars=self.language_min_chars, low_accuracy=mode == "low")
+        # distilled: lingua's low-accuracy mode answers the posts the word model hands back
+        base = LanguageIdentifier(self.languages, min_chars=self.language_min_chars,
+                                  low_accuracy=mode in ("low", "distilled"))
         if mode != "distilled":
             return base, 0.0
         ctx.progress(f"discourse: lingua on a sample of {self.language_sample:,} posts for the language model", 0.0)
         t0 = time.perf_counter()
         rows = ctx.con.execute(f"SELECT text FROM posts WHERE {where} ORDER BY hash(forum_id || id || ?::VARCHAR) "
                                f"LIMIT {int(self.language_sample)}", [f"language-{self.seed}"]).fetchall()
-        ident = DistilledLanguageIdentifier(base, seed=self.seed).fit([r[0] for r in rows])
+        ident = DistilledLanguageIdentifier(base, seed=self.seed, workers=max(1, min(os.cpu_count() or 1, 4))
+                                            ).fit([r[0] for r in rows])
         return ident, time.perf_counter() - t0
 
     def _check_human_codes(self, ctx: StepContext, codebook: Any) -> None:
