@@ -157,8 +157,8 @@ class DiscourseStep(Step):
         t0 = time.perf_counter()
         rows = ctx.con.execute(f"SELECT text FROM posts WHERE {where} ORDER BY hash(forum_id || id || ?::VARCHAR) "
                                f"LIMIT {int(self.language_sample)}", [f"language-{self.seed}"]).fetchall()
-        ident = DistilledLanguageIdentifier(base, seed=self.seed, workers=max(1, min(os.cpu_count() or 1, 4))
-                                            ).fit([r[0] for r in rows])
+        workers = self.jobs or max(1, min(os.cpu_count() or 1, 4))  # processes that label the sample
+        ident = DistilledLanguageIdentifier(base, seed=self.seed, workers=workers).fit([r[0] for r in rows])
         return ident, time.perf_counter() - t0
 
     def _check_human_codes(self, ctx: StepContext, codebook: Any) -> None:
