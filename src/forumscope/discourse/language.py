@@ -165,7 +165,7 @@ class DistilledLanguageIdentifier:
     """
 
     def __init__(self, base: LanguageIdentifier, min_probability: float = 0.99, min_coverage: float = 0.8,
-                 min_agreement: float = 0.99, bits: int = 20, seed: int = 0, workers: int = 2):
+                 min_agreement: float = 0.99, bits: int = 20, workers: int = 2):
         self.base = base
         self.workers = max(1, int(workers))
         self.languages = base.languages
@@ -174,7 +174,6 @@ class DistilledLanguageIdentifier:
         self.min_coverage = float(min_coverage)
         self.min_agreement = float(min_agreement)
         self.bits = int(bits)
-        self.seed = int(seed)
         self.classes: list[str] = []
         self.enabled = False
         self.stats: dict[str, float] = {}
@@ -203,8 +202,7 @@ class DistilledLanguageIdentifier:
             return self
         self.classes = sorted({lang for _, lang in train})
         y = np.array([self.classes.index(lang) for _, lang in train])
-        owner, h = _hashes([t for t, _ in train])
-        cols = (h & np.uint64(2 ** self.bits - 1)).astype(np.int64)
+        owner, cols = self._word_columns([t for t, _ in train])
         self._vocab = np.zeros((len(self.classes), 2 ** self.bits), dtype=bool)
         self._vocab[y[owner], cols] = True
         if len(self.classes) > 1:
@@ -218,6 +216,13 @@ class DistilledLanguageIdentifier:
         self.stats.update(agreement=round(agree, 4), distilled_share=round(share, 4))
         self.enabled = agree >= self.min_agreement
         return self
+
+    def _word_columns(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(text index, hashed column) of every word of ``texts`` (the fast layer's tokens)."""
+        from forumscope.discourse.fast import word_hashes  # imported here: scikit-learn loads with it
+
+        owner, h = word_hashes(texts)
+        return owner, (h & np.uint64(2 ** self.bits - 1)).astype(np.int64)
 
     def _features(self, owner: np.ndarray, cols: np.ndarray, n: int) -> Any:
         import scipy.sparse as sp
@@ -255,9 +260,8 @@ class DistilledLanguageIdentifier:
         langs, conf, methods, cleaned, todo = _start(texts, self.min_chars)
         if not todo:
             return langs, conf, methods
-        owner, h = _hashes([cleaned[i] for i in todo])
+        owner, cols = self._word_columns([cleaned[i] for i in todo])
         n = len(todo)
-        cols = (h & np.uint64(2 ** self.bits - 1)).astype(np.int64)
         if self._clf is not None:
             proba = self._clf.predict_proba(self._features(owner, cols, n))
             best = proba.argmax(axis=1)
@@ -282,9 +286,3 @@ class DistilledLanguageIdentifier:
             for i, lang, c, m in zip(rest, r_langs, r_conf, r_methods):
                 langs[i], conf[i], methods[i] = lang, c, m
         return langs, conf, methods
-
-
-def _hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    from forumscope.discourse.fast import word_hashes
-
-    return word_hashes(texts)

@@ -158,7 +158,7 @@ class DiscourseStep(Step):
         rows = ctx.con.execute(f"SELECT text FROM posts WHERE {where} ORDER BY hash(forum_id || id || ?::VARCHAR) "
                                f"LIMIT {int(self.language_sample)}", [f"language-{self.seed}"]).fetchall()
         workers = self.jobs or max(1, min(os.cpu_count() or 1, 4))  # processes that label the sample
-        ident = DistilledLanguageIdentifier(base, seed=self.seed, workers=workers).fit([r[0] for r in rows])
+        ident = DistilledLanguageIdentifier(base, workers=workers).fit([r[0] for r in rows])
         return ident, time.perf_counter() - t0
 
     def _check_human_codes(self, ctx: StepContext, codebook: Any) -> None:
@@ -276,7 +276,6 @@ class DiscourseStep(Step):
         that runs torch (``fork_safe = False``) keeps scoring in this process: torch and a GPU do not
         survive a fork."""
         import multiprocessing
-        import os
 
         if "fork" not in multiprocessing.get_all_start_methods():
             return 1
