@@ -145,17 +145,13 @@ class SupervisedLayer:
             return self._fit_minilm(codebook, texts, y)
         self._features = _vectorizer()
         x = self._features.fit_transform([t or "" for t in texts])
-        self._models, self.untrained = [], []
-        self._priors = np.zeros(len(codebook.codes))
-        for j, code in enumerate(codebook.code_ids):
-            mask = y[:, j] != UNLABELLED
-            pos = int((y[mask, j] == 1).sum())
-            neg = int(mask.sum()) - pos
-            self._priors[j] = pos / mask.sum() if mask.any() else 0.0
-            if pos < self.min_positives or neg < self.min_negatives:
+        self._models = []
+        trainable = self._trainable(codebook, y)
+        for j in range(len(codebook.codes)):
+            if not trainable[j]:
                 self._models.append(None)
-                self.untrained.append(code)
                 continue
+            mask = y[:, j] != UNLABELLED
             clf = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear", dual=True, max_iter=2000,
                                      random_state=self.seed)
             clf.fit(x[mask], y[mask, j])
@@ -167,24 +163,29 @@ class SupervisedLayer:
     def _fit_minilm(self, codebook: Any, texts: Sequence[str], y: np.ndarray) -> "SupervisedLayer":
         from forumscope.discourse.embedding import EmbeddingLayer
 
-        self._priors = np.zeros(len(codebook.codes))
+        trainable = self._trainable(codebook, y)
         y = y.copy()
-        self.untrained = []
-        for j, code in enumerate(codebook.code_ids):
-            mask = y[:, j] != UNLABELLED
-            pos = int((y[mask, j] == 1).sum())
-            self._priors[j] = pos / mask.sum() if mask.any() else 0.0
-            if pos < self.min_positives or int(mask.sum()) - pos < self.min_negatives:
-                self.untrained.append(code)
-                y[:, j] = UNLABELLED
+        y[:, ~trainable] = UNLABELLED
         if len(self.untrained) == len(codebook.codes):
             raise UsageError("supervised layer: no code has enough positive and negative items to train on")
         self._tuned = EmbeddingLayer(mode="finetune", threshold=self.threshold, seed=self.seed, epochs=self.epochs,
                                      device=self.device, progress=self.progress, max_length=256)
         self._tuned.train(codebook, texts, y)
         self._models = [None if c in self.untrained else "minilm" for c in codebook.code_ids]
-        self.model = f"{self._tuned.model}"
+        self.model = self._tuned.model
         return self
+
+    def _trainable(self, codebook: Any, y: np.ndarray) -> np.ndarray:
+        """Per code: True when it has ``min_positives`` positive and ``min_negatives`` negative items.
+        Sets the prior of every code (the share of its labelled items that are positive) and
+        :attr:`untrained` (the codes that are not trainable)."""
+        labelled = y != UNLABELLED
+        n = labelled.sum(axis=0)
+        pos = ((y == 1) & labelled).sum(axis=0)
+        self._priors = np.where(n > 0, pos / np.maximum(n, 1), 0.0)
+        trainable = (pos >= self.min_positives) & (n - pos >= self.min_negatives)
+        self.untrained = [c for c, ok in zip(codebook.code_ids, trainable) if not ok]
+        return trainable
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         if self._tuned is not None:
