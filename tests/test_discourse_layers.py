@@ -80,6 +80,9 @@ def test_sentences():
         "Use e.g. the old one.", "Dr. Smith said so!!", "Really??"]
     assert split_sentences("") == [] and split_sentences(None) == []
     assert split_sentences("first line here\nsecond line here") == ["first line here", "second line here"]
+    # closing quotes and brackets stay with their sentence
+    assert split_sentences('He said "stop it." Then (he left.) And that was it.') == [
+        'He said "stop it."', "Then (he left.)", "And that was it."]
 
 
 def test_language_identification_is_restricted_and_short_is_unknown():
@@ -126,6 +129,14 @@ def test_distilled_language_model_learns_lingua_and_hands_back_what_it_does_not_
     d = np.array([m == "distilled" for m in methods])
     assert ((conf[d] >= 0.99) & (conf[d] <= 1)).all()
     assert [m for lang, m in zip(langs, methods) if lang == "unknown"] == [None] * langs.count("unknown")
+    # the words hashed once by the discourse step's batch give the same answers (texts with URLs and
+    # @mentions are hashed again, cleaned)
+    from forumscope.discourse.batch import TextBatch
+
+    mixed = texts[1000:1300] + [f"see http://example.org/{i} and @bob{i} for it: {t}" for i, t in enumerate(texts[1300:])]
+    ref = ident.detect(mixed)
+    got = ident.detect(mixed, words=TextBatch(mixed).post_words())
+    assert got[0] == ref[0] and got[2] == ref[2] and np.allclose(got[1], ref[1], equal_nan=True)
 
     # trained on English posts only: German and Spanish posts have unknown words, so lingua answers them
     english = [t for t, lang in zip(texts, base.identify(texts)[0]) if lang == "en"]
@@ -208,7 +219,8 @@ def _reference_hits(layer: RulesLayer, codebook, texts):
             entries.append((e[0], e[1], j))
     out = np.zeros((len(texts), len(codebook.codes)), dtype=np.int64)
     for i, text in enumerate(texts):
-        toks = tokens(text.replace("\x00", " "))
+        text = text.replace("\x00", " ").replace("\x01", " ")
+        toks = tokens(text)
         for k in range(len(toks)):
             for etoks, star, j in entries:
                 m = len(etoks)
@@ -224,11 +236,11 @@ def _reference_hits(layer: RulesLayer, codebook, texts):
             pats = [p for items in code.patterns.values() for p in items]
             if pats:
                 rx = re.compile("|".join(f"(?:{p})" for p in pats), re.I | re.M)
-                out[i, j] += sum(1 for m in rx.finditer(text.replace("\x00", " ")) if m.end() > m.start())
+                out[i, j] += sum(1 for m in rx.finditer(text) if m.end() > m.start())
             vetoes = [p for items in code.exclude_patterns.values() for p in items]
             if vetoes and out[i, j]:
                 rx = re.compile("|".join(f"(?:{p})" for p in vetoes), re.I | re.M)
-                if rx.search(text.replace("\x00", " ")):
+                if rx.search(text):
                     out[i, j] = 0
     return out
 
@@ -241,7 +253,7 @@ def test_rules_batch_matching_equals_the_obvious_reading(name):
     cb = load_codebook(name)
     words = [w for code in cb.codes for items in code.lexicon.values() for x in items for w in x.split()]
     words += ["the", "a", "quitting", "stop", "?", "!", ",", "don\u2019t", "here", "\n", "\n\n", "\x00", "[req]",
-              "req:", "  ", "\u00c9t\u00e9", "\u0130stanbul"]
+              "req:", "  ", "\u00c9t\u00e9", "\u0130stanbul", "\x01"]
     rnd = random.Random(7)
     texts = ["".join(rnd.choice(words) + rnd.choice(["", " ", " ", "\n", ". "]) for _ in range(rnd.randint(0, 30)))
              for _ in range(800)] + ["", "\x00", "\n\x00\n"]
@@ -280,3 +292,51 @@ def test_language_cleaning_fast_path_equals_the_regex():
     for _ in range(5000):
         t = "".join(rnd.choice(parts) for _ in range(rnd.randint(0, 12)))
         assert _clean(t) == _NOISE.sub(" ", t).strip(), repr(t)
+
+
+def _awkward_texts(n: int, seed: int) -> list[str]:
+    """Random texts made of the pieces that make sentence and token boundaries hard."""
+    import random
+
+    pieces = ["I want to stop", "quitting", "uploaded", "don\u2019t", "here you go", "[req]", "req:", "e.g.", "Dr.",
+              "z.B.", "\u00c9t\u00e9", "\u0130stanbul", "\u03a3\u039f\u03a3", "\u041f\u0440\u0438\u0432\u0435\u0442",
+              "\u4f60\u597d", "caf\u00e9_2", "na\u00efve-ish", "http://x.y/z", "@bob", "a", "the", ".", "!", "?", "?!",
+              "\u2026", '"', "'", ")", "]", "(", "\x00", "\x01", " ", " ", "  ", "\n", "\n\n", "\t", "\u00a0", "\u2003",
+              "\r\n", ". ", '." ', ".) ", "!\" ", "?\n", "ok"]
+    rnd = random.Random(seed)
+    texts = ["".join(rnd.choice(pieces) + rnd.choice(["", " ", " ", "\n"]) for _ in range(rnd.randint(0, 60)))
+             for _ in range(n)]
+    return texts + ["", " ", "\n\n", "\x00", "\x01", ".", '"."', "x " * 300 + ". " * 250]
+
+
+def test_a_batch_tokenised_once_scores_as_posts_and_sentences_scored_apart():
+    """Posts and sentences from one tokenisation (TextBatch, score_batch) equal each scored alone:
+    a post's words and tokens are exactly its sentences'."""
+    from forumscope.discourse.batch import TextBatch
+    from forumscope.discourse.fast import word_hashes
+    from forumscope.discourse.rules import TOKEN, normalise
+
+    texts = _awkward_texts(1500, 11)
+    batch = TextBatch(texts)
+    assert len(batch.sentences) > 2 * len(texts) and batch.owner.tolist() == sorted(batch.owner.tolist())
+    for i, t in enumerate(texts):
+        mine = [s for s, o in zip(batch.sentences, batch.owner) if o == i]
+        assert TOKEN.findall(normalise(t)) == [x for s in mine for x in TOKEN.findall(normalise(s))], repr(t)
+    owner, h = word_hashes(texts)
+    assert np.array_equal(batch.post_words()[0], owner) and np.array_equal(batch.post_words()[1], h)
+
+    for name in ("operating-model", "advice"):
+        rules = RulesLayer()
+        rules.fit(load_codebook(name))
+        posts, sentences = rules.hits_batch(batch)
+        assert posts.sum() > 300 and sentences.sum() > 300
+        assert np.array_equal(posts, rules.hits(texts))
+        assert np.array_equal(sentences, rules.hits(batch.sentences))
+    cb = load_codebook("operating-model")
+    fast = FastLayer(teacher="none")
+    fast.fit(cb)
+    posts, sentences = fast.score_batch(batch)
+    assert np.allclose(posts, fast.score(texts)) and np.allclose(sentences, fast.score(batch.sentences))
+    # a batch without sentence level hashes its posts
+    flat = TextBatch(texts, sentence_level=False)
+    assert flat.sentences == [] and np.array_equal(flat.post_words()[1], h)

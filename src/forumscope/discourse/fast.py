@@ -110,10 +110,12 @@ class FastLayer:
     def n_features(self) -> int:
         return 2 ** self.bits * (1 + len(self._vectorizers))
 
-    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Hashed, log-scaled, L2-normalised n-gram features of ``texts``."""
-        parts = [word_ngram_counts(texts, self.bits)] + [v.transform([t or "" for t in texts])
-                                                         for v in self._vectorizers]
+    def features(self, texts: Sequence[str], words: tuple[np.ndarray, np.ndarray] | None = None) -> sp.csr_matrix:
+        """Hashed, log-scaled, L2-normalised n-gram features of ``texts`` (``words``: their
+        :func:`word_hashes`, when already computed)."""
+        counts = word_ngram_counts(texts, self.bits) if words is None else \
+            ngram_counts(words[0], words[1], len(texts), self.bits)
+        parts = [counts] + [v.transform([t or "" for t in texts]) for v in self._vectorizers]
         X = parts[0] if len(parts) == 1 else sp.hstack(parts, format="csr")
         X = X.tocsr()
         np.log1p(X.data, out=X.data)
@@ -195,11 +197,18 @@ class FastLayer:
                       "their sentences, plus the codebook's examples)")
 
     # ------------------------------------------------------------------ scoring
-    def score(self, texts: Sequence[str]) -> np.ndarray:
+    def score(self, texts: Sequence[str], words: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         if self._W is None:
             raise ConfigError("fast layer: call fit() or train() before scoring")
-        z = np.asarray(self.features(texts) @ self._W, dtype=np.float64) + self._b
+        z = np.asarray(self.features(texts, words) @ self._W, dtype=np.float64) + self._b
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    def score_batch(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Scores of a :class:`~forumscope.discourse.batch.TextBatch`'s posts and sentences, from its
+        words hashed once (the same as :meth:`score` on each)."""
+        sentences = self.score(batch.sentences, batch.sentence_words()) if batch.sentences else \
+            np.zeros((0, len(self.codebook.codes)))
+        return self.score(batch.texts, batch.post_words()), sentences
 
 
 def fit_per_code(X: Any, y: np.ndarray, codebook: Any, classifier: Any,
@@ -264,11 +273,17 @@ def word_ngram_counts(texts: Sequence[str | None], bits: int) -> sp.csr_matrix:
     Words as in :func:`word_hashes`. A word's hash is MurmurHash3 (seed 0) of the word; a pair's is
     a 64-bit mix of its two words' hashes; the column is the hash modulo ``2**bits``.
     """
-    n = len(texts)
+    if len(texts) == 0:
+        return sp.csr_matrix((0, 2 ** bits), dtype=np.float32)
+    owner, h = word_hashes(texts)
+    return ngram_counts(owner, h, len(texts), bits)
+
+
+def ngram_counts(owner: np.ndarray, h: np.ndarray, n: int, bits: int) -> sp.csr_matrix:
+    """:func:`word_ngram_counts` from the :func:`word_hashes` (``owner``, ``h``) of ``n`` texts."""
     size = 2 ** bits
     if n == 0:
         return sp.csr_matrix((0, size), dtype=np.float32)
-    owner, h = word_hashes(texts)
     first = np.ones(len(h), dtype=bool)
     first[1:] = owner[1:] != owner[:-1]
     prev = np.empty_like(h)

@@ -29,11 +29,16 @@ UNKNOWN = "unknown"
 _NOISE = re.compile(r"https?://\S+|www\.\S+|@\w+|\s+")
 
 
+def _needs_cleaning(text: str | None) -> bool:
+    """Whether the text may hold a URL or an @mention (else cleaning only joins its white space)."""
+    return bool(text) and ("http" in text or "www." in text or "@" in text)
+
+
 def _clean(text: str | None) -> str:
     """The text without URLs and @mentions, white space runs as one space (the regex only where needed)."""
     if not text:
         return ""
-    if "http" in text or "www." in text or "@" in text:
+    if _needs_cleaning(text):
         return _NOISE.sub(" ", text).strip()
     return " ".join(text.split())  # the same result as the regex here, several times faster
 
@@ -78,8 +83,12 @@ class LanguageIdentifier:
         mode = "low" if self.low_accuracy else "high"
         return f"lingua {_lingua_version()} ({mode} accuracy) over {', '.join(self.languages)}"
 
-    def detect(self, texts: Sequence[str | None]) -> tuple[list[str], np.ndarray, list[str | None]]:
-        """(language, confidence (NaN for unknown), method: ``lingua`` or None for unknown) per text."""
+    uses_words = False  # lingua reads the texts (``detect``'s ``words`` are not needed)
+
+    def detect(self, texts: Sequence[str | None], words: tuple[np.ndarray, np.ndarray] | None = None
+               ) -> tuple[list[str], np.ndarray, list[str | None]]:
+        """(language, confidence (NaN for unknown), method: ``lingua`` or None for unknown) per text.
+        ``words`` is accepted for the same signature as the distilled identifier's, and not used."""
         langs, conf, methods, cleaned, todo = _start(texts, self.min_chars)
         if not todo:
             return langs, conf, methods
@@ -184,6 +193,11 @@ class DistilledLanguageIdentifier:
     def parallel(self) -> bool:
         return self.base.parallel
 
+    @property
+    def uses_words(self) -> bool:
+        """Whether :meth:`detect` can take the texts' words (hashed once by the caller)."""
+        return self.enabled
+
     @parallel.setter
     def parallel(self, value: bool) -> None:
         self.base.parallel = value
@@ -224,6 +238,25 @@ class DistilledLanguageIdentifier:
         owner, h = word_hashes(texts)
         return owner, (h & np.uint64(2 ** self.bits - 1)).astype(np.int64)
 
+    def _todo_columns(self, texts: Sequence[str | None], cleaned: list[str], todo: list[int],
+                      words: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+        """(position in ``todo``, hashed column) of the words of the cleaned texts at ``todo``."""
+        if words is None:
+            return self._word_columns([cleaned[i] for i in todo])
+        pos = np.full(len(texts), -1, dtype=np.int64)
+        pos[todo] = np.arange(len(todo))
+        dirty = [j for j, i in enumerate(todo) if _needs_cleaning(texts[i])]
+        pos[[todo[j] for j in dirty]] = -1
+        owner, h = words
+        keep = pos[owner] >= 0
+        owner = pos[owner[keep]]
+        cols = (h[keep] & np.uint64(2 ** self.bits - 1)).astype(np.int64)
+        if dirty:
+            d_owner, d_cols = self._word_columns([cleaned[todo[j]] for j in dirty])
+            owner = np.concatenate([owner, np.asarray(dirty, dtype=np.int64)[d_owner]])
+            cols = np.concatenate([cols, d_cols])
+        return owner, cols
+
     def _features(self, owner: np.ndarray, cols: np.ndarray, n: int) -> Any:
         import scipy.sparse as sp
 
@@ -250,17 +283,20 @@ class DistilledLanguageIdentifier:
         langs, conf, _ = self.detect(texts)
         return langs, conf
 
-    def detect(self, texts: Sequence[str | None]) -> tuple[list[str], np.ndarray, list[str | None]]:
+    def detect(self, texts: Sequence[str | None], words: tuple[np.ndarray, np.ndarray] | None = None
+               ) -> tuple[list[str], np.ndarray, list[str | None]]:
         """(language, confidence, method) per text; method ``distilled``, ``lingua`` or None (unknown).
 
-        The confidence of a distilled answer is the model's probability (NaN when the sample had a
-        single language)."""
+        ``words``: the texts' :func:`~forumscope.discourse.fast.word_hashes` when the caller has
+        them (a text without URLs and @mentions has the same words cleaned; the others are hashed
+        here). The confidence of a distilled answer is the model's probability (NaN when the sample
+        had a single language)."""
         if not self.enabled:
             return self.base.detect(texts)
         langs, conf, methods, cleaned, todo = _start(texts, self.min_chars)
         if not todo:
             return langs, conf, methods
-        owner, cols = self._word_columns([cleaned[i] for i in todo])
+        owner, cols = self._todo_columns(texts, cleaned, todo, words)
         n = len(todo)
         if self._clf is not None:
             proba = self._clf.predict_proba(self._features(owner, cols, n))

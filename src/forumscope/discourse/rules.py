@@ -33,6 +33,7 @@ from forumscope.errors import ConfigError
 APOSTROPHES = ("\u2019", "\u2018", "\u00b4", "`")  # read as a straight apostrophe
 TOKEN = re.compile(r"\w+|[^\w\s]")
 SEP = "\x00"            # separates the texts of a batch (a NUL inside a text is read as a space)
+_SENT = "\x01"          # separates the sentences of a post (read as a space inside a text, too)
 _PSEP = "\n\x00\n"      # the same for patterns: ^ and $ (multi-line) still see each text's edges
 _ANCHORS = re.compile(r"\\[AZ]")
 
@@ -113,33 +114,73 @@ class RulesLayer:
 
     def hits(self, texts: Sequence[str]) -> np.ndarray:
         """Matches per text and code (int array)."""
+        self._check_fitted()
+        clean = [_clean(t) for t in texts]
+        out = np.zeros((len(clean), len(self.codebook.codes)), dtype=np.int32)
+        if clean and len(self._auto):
+            # NUL (never a word, never in a lexicon) separates the texts: one token stream for the batch
+            self._lexicon_hits(_stream(SEP.join(clean)), out)
+        self._pattern_hits(clean, out)
+        return out
+
+    def hits_batch(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`hits` of a :class:`~forumscope.discourse.batch.TextBatch`'s posts and of its
+        sentences, tokenised once: a post's tokens are its sentences' tokens, so one token stream
+        with a mark between sentences gives both (the mark removed for the posts, made a text
+        separator for the sentences). Patterns run on each level's texts (they may anchor at a
+        sentence's start)."""
+        self._check_fitted()
+        n, k = len(batch.texts), len(self.codebook.codes)
+        sentences = [_clean(s) for s in batch.sentences]
+        posts_out = np.zeros((n, k), dtype=np.int32)
+        sent_out = np.zeros((len(sentences), k), dtype=np.int32)
+        if n and len(self._auto):
+            bounds = np.searchsorted(batch.owner, np.arange(n + 1))
+            stream = _stream(SEP.join(_SENT.join(sentences[bounds[i]:bounds[i + 1]]) for i in range(n)))
+            self._lexicon_hits(stream.replace(" " + _SENT, ""), posts_out)
+            # segments of the sentence stream: each post's sentences, or one empty segment for a post without
+            per_post = np.maximum(np.bincount(batch.owner, minlength=n), 1)
+            seg_start = np.concatenate([[0], np.cumsum(per_post)[:-1]])
+            rows = np.full(int(per_post.sum()), -1, dtype=np.int64)
+            rows[seg_start[batch.owner] + batch.sno] = np.arange(len(sentences))
+            self._lexicon_hits(stream.replace(_SENT, SEP), sent_out, rows)
+        self._pattern_hits([_clean(t) for t in batch.texts], posts_out)
+        self._pattern_hits(sentences, sent_out)
+        return posts_out, sent_out
+
+    def _check_fitted(self) -> None:
         if self.codebook is None:
             raise ConfigError("rules layer: call fit(codebook) before scoring")
-        out = np.zeros((len(texts), len(self.codebook.codes)), dtype=np.int32)
-        if not len(texts):
-            return out
-        # NUL (never a word, never in a lexicon) separates the texts: one token stream for the batch
-        clean = [(t or "").replace(SEP, " ") for t in texts]
-        if len(self._auto):
-            toks = TOKEN.findall(normalise(SEP.join(clean)))
-            stream = " " + " ".join(toks) + " "
-            seps = np.flatnonzero(np.frombuffer(stream.encode("utf-32-le"), dtype=np.uint32) == 0)
-            ends, codes = [], []
-            for end, js in self._auto.iter(stream):
-                ends.append(end)
-                codes.append(js)
-            if ends:
-                counts = np.fromiter((len(js) for js in codes), dtype=np.int64, count=len(codes))
-                rows = np.repeat(np.searchsorted(seps, np.asarray(ends, dtype=np.int64)), counts)
-                np.add.at(out, (rows, np.concatenate(codes)), 1)
-        if self._pat or self._veto:
-            joined = _PSEP.join(clean)
-            starts = np.cumsum([0] + [len(t) + len(_PSEP) for t in clean[:-1]])
-            for j, pat in self._pat:
-                    np.add.at(out, (self._matches(pat, joined, starts, clean), j), 1)
-            for j, veto in self._veto:
-                out[self._matches(veto, joined, starts, clean), j] = 0
-        return out
+
+    def _lexicon_hits(self, stream: str, out: np.ndarray, rows_of: np.ndarray | None = None) -> None:
+        """Add the lexicon matches in ``stream`` (texts separated by NUL tokens) to ``out``; with
+        ``rows_of``, the stream's i-th text is row ``rows_of[i]`` of ``out`` (-1: none)."""
+        seps = np.flatnonzero(np.frombuffer(stream.encode("utf-32-le"), dtype=np.uint32) == 0)
+        ends, codes = [], []
+        for end, js in self._auto.iter(stream):
+            ends.append(end)
+            codes.append(js)
+        if not ends:
+            return
+        counts = np.fromiter((len(js) for js in codes), dtype=np.int64, count=len(codes))
+        rows = np.repeat(np.searchsorted(seps, np.asarray(ends, dtype=np.int64)), counts)
+        cols = np.concatenate(codes)
+        if rows_of is not None:
+            rows = rows_of[rows]
+            cols = cols[rows >= 0]
+            rows = rows[rows >= 0]
+        np.add.at(out, (rows, cols), 1)
+
+    def _pattern_hits(self, clean: list[str], out: np.ndarray) -> None:
+        """Add the pattern matches in ``clean`` to ``out`` and apply the vetoes."""
+        if not clean or not (self._pat or self._veto):
+            return
+        joined = _PSEP.join(clean)
+        starts = np.cumsum([0] + [len(t) + len(_PSEP) for t in clean[:-1]])
+        for j, pat in self._pat:
+            np.add.at(out, (self._matches(pat, joined, starts, clean), j), 1)
+        for j, veto in self._veto:
+            out[self._matches(veto, joined, starts, clean), j] = 0
 
     @staticmethod
     def _matches(pat: re.Pattern[str], joined: str, starts: np.ndarray, texts: list[str]) -> np.ndarray:
@@ -151,5 +192,27 @@ class RulesLayer:
         return np.searchsorted(starts, np.asarray(at, dtype=np.int64), side="right") - 1
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
-        h = self.hits(texts).astype(np.float64)
-        return h / (h + 1.0)
+        return _scores(self.hits(texts))
+
+    def score_batch(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Scores of a batch's posts and sentences (the same as :meth:`score` on each)."""
+        posts, sentences = self.hits_batch(batch)
+        return _scores(posts), _scores(sentences)
+
+
+def _scores(hits: np.ndarray) -> np.ndarray:
+    h = hits.astype(np.float64)
+    return h / (h + 1.0)
+
+
+def _clean(text: str | None) -> str:
+    """The text with the batch separators (NUL, and the sentence mark) read as spaces."""
+    text = text or ""
+    if SEP in text or _SENT in text:
+        text = text.replace(SEP, " ").replace(_SENT, " ")
+    return text
+
+
+def _stream(joined: str) -> str:
+    """The tokens of ``joined``, normalised, as one space-separated stream with a space at each end."""
+    return " " + " ".join(TOKEN.findall(normalise(joined))) + " "

@@ -29,9 +29,9 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from forumscope.discourse.batch import TextBatch
 from forumscope.discourse.language import DistilledLanguageIdentifier, LanguageIdentifier
 from forumscope.discourse.layers import check_scores, score_texts
-from forumscope.discourse.sentences import split_sentences
 
 
 def rescale(scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -78,27 +78,23 @@ class BatchScorer:
 
     def score(self, texts: list[str]) -> Scored:
         k = len(self.post_only)
+        batch = TextBatch(texts, self.sentence_level)
         t0 = time.perf_counter()
-        langs, conf, methods = self.ident.detect(texts)
+        words = batch.post_words() if getattr(self.ident, "uses_words", False) else None
+        langs, conf, methods = self.ident.detect(batch.texts, words=words)
         language_seconds = time.perf_counter() - t0
-        sent_texts: list[str] = []
-        owner: list[int] = []
-        sno: list[int] = []
-        if self.sentence_level:
-            for i, t in enumerate(texts):
-                for s_i, s in enumerate(split_sentences(t)):
-                    sent_texts.append(s)
-                    owner.append(i)
-                    sno.append(s_i)
-        owner_a = np.asarray(owner, dtype=np.int64)
-        sno_a = np.asarray(sno, dtype=np.int32)
+        sent_texts, owner_a, sno_a = batch.sentences, batch.owner, batch.sno
         post_scores, sent_scores, seconds = [], [], []
         for layer in self.layers:
             t0 = time.perf_counter()
-            post_scores.append(check_scores(layer, layer.score(texts), len(texts), k))
-            # a layer that reads context gets each sentence's post (its neighbours are in the same post)
-            sent_scores.append(check_scores(layer, score_texts(layer, sent_texts, groups=owner_a), len(sent_texts), k)
-                               if sent_texts else np.zeros((0, k)))
+            if sent_texts and hasattr(layer, "score_batch"):  # posts and sentences from one tokenisation
+                ps, ss = layer.score_batch(batch)
+            else:
+                ps = layer.score(batch.texts)
+                # a layer that reads context gets each sentence's post (its neighbours are in the same post)
+                ss = score_texts(layer, sent_texts, groups=owner_a) if sent_texts else np.zeros((0, k))
+            post_scores.append(check_scores(layer, ps, len(texts), k))
+            sent_scores.append(check_scores(layer, ss, len(sent_texts), k))
             seconds.append(time.perf_counter() - t0)
         if self.combined:
             post_scores.append(combine_scores(post_scores, self.thresholds[:len(self.layers)], self.combine))
