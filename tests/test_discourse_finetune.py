@@ -114,6 +114,33 @@ def test_finetune_bad_input():
         EmbeddingLayer(mode="finetune", epochs=0, device="cpu")
 
 
+def test_balanced_fine_tuning_lifts_a_rare_code():
+    """balance="balanced" weights a code's positives by negatives / positives: with 2 positives among
+    12 texts the positive class is not learnt as "never" (the supervised layer's MiniLM backend)."""
+    pytest.importorskip("sentence_transformers")
+    import torch
+
+    from forumscope.discourse.embedding import EmbeddingLayer
+    from forumscope.discourse.finetune import MiniLMFineTuner
+
+    with pytest.raises(ConfigError, match="balance"):
+        MiniLMFineTuner(1, balance="sometimes")
+    cb = load_codebook("advice")
+    texts = ADVICE[:2] + STORY[:8] + STORY[:2]
+    y = np.array([[1, -1]] * 2 + [[0, -1]] * 10)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        means = {}
+        for balance in ("none", "balanced"):
+            layer = EmbeddingLayer(mode="finetune", epochs=2, lr=1e-4, device="cpu", seed=1, balance=balance)
+            layer.train(cb, texts, y)
+            means[balance] = float(layer.score(ADVICE[2:])[:, 0].mean())
+    finally:
+        torch.set_num_threads(threads)
+    assert means["balanced"] > means["none"] + 0.05, means
+
+
 def test_supervised_layer_with_the_minilm_backend():
     pytest.importorskip("sentence_transformers")
     import torch

@@ -17,7 +17,8 @@ Two ways to turn embeddings into code scores:
   (e.g. the advice-reddit training split) or, in :meth:`fit` with ``mode="head"``, on the
   codebook's examples.
 * ``mode="finetune"``: MiniLM itself is trained end to end with a classification head on labelled
-  texts (:mod:`forumscope.discourse.finetune`; ``epochs``, ``lr``, ``max_length``, ``batch_size``),
+  texts (:mod:`forumscope.discourse.finetune`; ``epochs``, ``lr``, ``max_length``, ``batch_size``,
+  ``balance``),
   on the GPU when there is one, else on the CPU (minutes per epoch for ~15,000 sentences). With
   ``context=True`` a sentence is classified together with its neighbours in the same post: pass
   ``groups`` (the post of each sentence, sentences contiguous and in order) to :meth:`train` and
@@ -111,7 +112,7 @@ class EmbeddingLayer:
     def __init__(self, threshold: float | None = None, mode: str = "similarity", batch_size: int = 128,
                  device: str = "auto", C: float = 1.0, seed: int = 0, max_chars: int = 2000,
                  ngrams: bool = True, context: bool = False, epochs: int = 3, lr: float = 5e-5,
-                 max_length: int = 64, train_batch_size: int = 32, progress: Any = None):
+                 max_length: int = 64, train_batch_size: int = 32, balance: str = "none", progress: Any = None):
         _require_nlp()
         if mode not in MODES:
             raise ConfigError(f"embedding layer: mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -132,7 +133,7 @@ class EmbeddingLayer:
         self.ngrams = bool(ngrams)
         self.context = bool(context)
         self.finetune_options = {"epochs": int(epochs), "lr": float(lr), "max_length": int(max_length),
-                                 "batch_size": int(train_batch_size)}
+                                 "batch_size": int(train_batch_size), "balance": balance}
         self.progress = progress
         self._tuner: Any = None
         self.fit_report: Any = None

