@@ -256,3 +256,26 @@ def test_text_counts_in_workers_equal_counts_here():
     assert (one.char != two.char).nnz == 0 and (one.words != two.words).nnz == 0
     assert np.array_equal(one.fw, two.fw) and np.array_equal(one.n_tokens, two.n_tokens)
     assert np.array_equal(one.habits, two.habits)
+
+
+@pytest.mark.parametrize("density", [0.01, 0.2])
+def test_sparse_dense_product_equals_scipy(density):
+    """The blocked dense-BLAS product (above DENSE_FROM) and SciPy's agree, both orientations."""
+    import scipy.sparse as sp
+
+    from forumscope.analyze import aliases
+
+    rng = np.random.default_rng(3)
+    T = sp.random(300, 5000, density=density, format="csr", dtype=np.float32, random_state=4)
+    D, E = rng.standard_normal((5000, 7)).astype(np.float32), rng.standard_normal((300, 7)).astype(np.float32)
+    old = aliases.DENSE_FROM
+    try:
+        for dense_from in (0.0, 1.0):                 # always the dense path, never
+            aliases.DENSE_FROM = dense_from
+            # blocks of 7 rows: the blocked loop, with a last, shorter block
+            got, got_t = aliases.sparse_dense(T, D, block_bytes=7 * 4 * 5000), \
+                aliases.sparse_dense(T, E, transpose=True, block_bytes=7 * 4 * 5000)
+            assert got.dtype == np.float32 and got.shape == (300, 7) and got_t.shape == (5000, 7)
+            assert np.allclose(got, T @ D, atol=1e-4) and np.allclose(got_t, T.T @ E, atol=1e-4)
+    finally:
+        aliases.DENSE_FROM = old
