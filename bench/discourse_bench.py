@@ -206,7 +206,7 @@ def advice(args: argparse.Namespace) -> None:
 
     scores = res.pop("_scores")
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(CACHE / "advice-scores.npz", **{f"{n}|{s}": v[s] for n, v in scores.items() for s in ("dev", "test")})
+    np.savez(CACHE / f"{args.name.replace('discourse-', '')}-scores.npz", **{f"{n}|{s}": v[s] for n, v in scores.items() for s in ("dev", "test")})
     md = ["# Discourse: advice-reddit (train on train, threshold tuned on dev, test reported)", "",
           "| layer | threshold | dev macro-F1 | test macro-F1 | advice P | advice R | advice F1 | askparents "
           "macro-F1 | needadvice macro-F1 | test sentences/s |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -226,7 +226,7 @@ def advice(args: argparse.Namespace) -> None:
                f"{v['train_texts_per_second']:,.1f} training sentences/s; dev macro-F1 per epoch "
                + ", ".join(f"{m:.3f}" for m in v["dev_macro_f1_per_epoch"]) + f"; epoch {v['best_epoch']} kept."]
     payload = {"machine": machine(), "threads": args.threads, "seed": args.seed, "advice": res}
-    write_results("discourse-advice" + (f"-seed{args.seed}" if args.seed else ""), payload, "\n".join(md) + "\n")
+    write_results(args.name + (f"-seed{args.seed}" if args.seed else ""), payload, "\n".join(md) + "\n")
     print("\n".join(md))
 
 
@@ -279,7 +279,8 @@ def main() -> None:
     s.add_argument("--layers", default="rules,fast")
     s.set_defaults(func=synthetic)
     s = sub.add_parser("advice")
-    s.add_argument("--layers", default="rules,fast,embedding,finetune")
+    s.add_argument("--layers", default="rules,fast,fast-context,embedding,finetune")
+    s.add_argument("--name", default="discourse-advice", help="results file name (before the date)")
     s.add_argument("--threads", type=int, default=1, help="torch threads (MiniLM, fine-tuning)")
     s.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs (the best on dev is kept)")
     s.add_argument("--no-context", action="store_true", help="fine-tune without sentence context")

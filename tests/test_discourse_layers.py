@@ -337,6 +337,29 @@ def test_a_batch_tokenised_once_scores_as_posts_and_sentences_scored_apart():
     fast.fit(cb)
     posts, sentences = fast.score_batch(batch)
     assert np.allclose(posts, fast.score(texts)) and np.allclose(sentences, fast.score(batch.sentences))
+    # with sentence context the batch's sentences are scored with their neighbours in the post
+    ctx = FastLayer(teacher="none", context=True)
+    ctx.fit(cb)
+    posts, sentences = ctx.score_batch(batch)
+    assert np.allclose(posts, ctx.score(texts)) and np.allclose(sentences, ctx.score(batch.sentences, groups=batch.owner))
+    assert not np.allclose(sentences, ctx.score(batch.sentences))
     # a batch without sentence level hashes its posts
     flat = TextBatch(texts, sentence_level=False)
     assert flat.sentences == [] and np.array_equal(flat.post_words()[1], h)
+
+
+def test_fast_context_features_hand_computed():
+    """Row = [own, 0.3 * previous in the group, 0.3 * next in the group, first, last]."""
+    import scipy.sparse as sp
+
+    from forumscope.discourse.fast import CONTEXT_WEIGHT, with_context
+
+    X = sp.csr_matrix(np.array([[1, 0], [0, 2], [3, 0], [0, 4]], np.float32))
+    C = with_context(X, ["a", "a", "a", "b"]).toarray()
+    w = CONTEXT_WEIGHT
+    assert C.shape == (4, 8)
+    assert C[1].tolist() == pytest.approx([0, 2, 1 * w, 0, 3 * w, 0, 0, 0])   # middle of a group of three
+    assert C[0].tolist() == pytest.approx([1, 0, 0, 0, 0, 2 * w, 1, 0])       # first: no previous
+    assert C[2].tolist() == pytest.approx([3, 0, 0, 2 * w, 0, 0, 0, 1])       # last: no next
+    assert C[3].tolist() == pytest.approx([0, 4, 0, 0, 0, 0, 1, 1])           # alone
+    assert np.array_equal(with_context(X, None).toarray()[:, 6:], np.ones((4, 2)))  # no groups: all alone

@@ -219,6 +219,19 @@ def test_worker_processes_give_the_same_tags(tmp_path):
             assert layers and all(r[1] == 1200 for r in layers)
     assert len(got[1][0]) > 500 and len(got[1][1]) == 1200
     assert got[1] == got[2]
+    # the fast layer with sentence context: the same in workers, and its sentence scores differ
+    with open_case(tmp_path / "case") as c:
+        ctx = {}
+        for jobs in (1, 2):
+            run = run_steps(c, ["discourse"], {"discourse": {"jobs": jobs, "batch_size": 97, "layers": ("fast",),
+                                                             "fast_context": True}})[0].run_id
+            ctx[jobs] = c.con.execute("SELECT * EXCLUDE (run_id) FROM discourse_tags WHERE run_id = ? ORDER BY ALL",
+                                      [run]).fetchall()
+            model = c.con.execute("SELECT model FROM discourse_layers WHERE run_id = ? AND layer = 'fast'",
+                                  [run]).fetchall()[0][0]
+            assert "sentence context" in model
+    plain = [r for r in got[1][0] if r[5] == "fast"]
+    assert ctx[1] == ctx[2] and len(ctx[1]) > 100 and ctx[1] != plain
 
 
 def test_cli_tag(tmp_path, capsys):

@@ -168,6 +168,9 @@ def evaluate_advice(folder: str | Path, layers: Sequence[str] = ("rules", "fast"
     of the reply) and ``finetune`` (each sentence alone, the sentence-only head; threshold tuned on
     dev). With ``{"context": False}`` only ``finetune`` is trained and reported.
 
+    Layer ``fast-context``: the fast layer with sentence context (``FastLayer(context=True)``), trained
+    and scored in reading order with each reply as a group.
+
     ``combine``: groups of reported layers joined as the discourse step's ``combine="mean"`` does
     (each layer's scores rescaled so that its dev-tuned threshold is 0.5, then averaged), reported as
     ``a+b`` with a threshold tuned on dev. ``keep_scores``: the dev and test scores of every layer in
@@ -208,17 +211,29 @@ def evaluate_advice(folder: str | Path, layers: Sequence[str] = ("rules", "fast"
             hit_grid = sorted({h / (h + 1) for h in range(1, 6)})
             report("rules", dev, test, hit_grid, {"train_seconds": 0.0, "test_texts_per_second": rate,
                                                   "model": None})
-        elif name == "fast":
+        elif name in ("fast", "fast-context"):
             from forumscope.discourse.fast import FastLayer
 
-            layer = FastLayer(seed=seed)
-            layer.train(cb, data["train"].texts, _advice_labels(cb, data["train"].y))
-            dev = layer.score(data["dev"].texts)[:, j]
+            layer = FastLayer(seed=seed, context=name == "fast-context")
+            # fast-context: in reading order, each reply a group; fast: as read, each sentence alone
+            ordered = {s: reading_order(d.ids) if layer.context else (np.arange(len(d.ids)), None)
+                       for s, d in data.items()}
+
+            def fast_scores(s: str) -> np.ndarray:
+                order, groups = ordered[s]
+                out = np.empty(len(order))
+                out[order] = layer.score([data[s].texts[i] for i in order], groups=groups)[:, j]
+                return out
+
+            order, groups = ordered["train"]
+            layer.train(cb, [data["train"].texts[i] for i in order], _advice_labels(cb, data["train"].y[order]),
+                        groups=groups)
+            dev = fast_scores("dev")
             t0 = time.perf_counter()
-            test = layer.score(data["test"].texts)[:, j]
+            test = fast_scores("test")
             rate = len(test) / max(time.perf_counter() - t0, 1e-9)
-            report("fast", dev, test, THRESHOLDS, {"train_seconds": layer.train_seconds,
-                                                   "test_texts_per_second": rate, "model": layer.model})
+            report(name, dev, test, THRESHOLDS, {"train_seconds": layer.train_seconds,
+                                                 "test_texts_per_second": rate, "model": layer.model})
         elif name == "embedding":
             from forumscope.discourse.embedding import EmbeddingLayer
 

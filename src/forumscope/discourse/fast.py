@@ -7,7 +7,10 @@ words of their own; each word and each pair of adjacent words, plus a start-of-t
 64-bit mix for a pair) into ``2**bits`` columns. Tokenising and hashing run on whole Arrow batches
 (pyarrow compute, numpy), about 3-4x faster than scikit-learn's ``HashingVectorizer``. Optionally
 character 2-4-grams within words are added (``char_ngrams``, scikit-learn's ``HashingVectorizer``;
-slower, no better on advice-reddit). Counts are log-scaled and rows L2-normalised.
+slower, no better on advice-reddit). Counts are log-scaled and rows L2-normalised. With ``context``
+a sentence is read with its neighbours in the same post (``groups``): the previous and the next
+sentence's features at weight ``CONTEXT_WEIGHT`` and two flags, first and last (advice-reddit test
+macro-F1 0.735 against 0.726 without).
 One logistic regression per code (positives weighted by the square
 root of the class imbalance, ``balance="sqrt"``, so rare codes are not swamped and yet not over-predicted; fitted
 by stochastic gradient descent, ``solver="sgd"``, or liblinear; fixed seed) gives a probability per
@@ -64,7 +67,7 @@ class FastLayer:
     def __init__(self, threshold: float = 0.5, bits: int = 20, alpha: float = 3e-5, char_ngrams: bool = False,
                  solver: str = "sgd", C: float = 1.0,
                  teacher: str = "rules", sample: int = 20_000, seed: int = 0, forum_id: str | None = None,
-                 teacher_options: dict[str, Any] | None = None, balance: str = "sqrt"):
+                 teacher_options: dict[str, Any] | None = None, balance: str = "sqrt", context: bool = False):
         if not 0 < threshold < 1:
             raise ConfigError(f"fast layer: threshold must be between 0 and 1, got {threshold}")
         if not 10 <= bits <= 24:
@@ -82,6 +85,7 @@ class FastLayer:
         self.solver = solver
         self.C = float(C)
         self.char_ngrams = bool(char_ngrams)
+        self.context = bool(context)
         self.teacher = teacher
         self.sample = int(sample)
         self.seed = int(seed)
@@ -107,12 +111,21 @@ class FastLayer:
                                   alternate_sign=False, norm=None, lowercase=True, dtype=np.float32)]
 
     @property
-    def n_features(self) -> int:
-        return 2 ** self.bits * (1 + len(self._vectorizers))
+    def uses_context(self) -> bool:
+        """Whether sentences are scored with their neighbours (``groups``, see layers.neighbours)."""
+        return self.context
 
-    def features(self, texts: Sequence[str], words: tuple[np.ndarray, np.ndarray] | None = None) -> sp.csr_matrix:
+    @property
+    def n_features(self) -> int:
+        own = 2 ** self.bits * (1 + len(self._vectorizers))
+        return 3 * own + 2 if self.context else own
+
+    def features(self, texts: Sequence[str], words: tuple[np.ndarray, np.ndarray] | None = None,
+                 groups: Sequence[Any] | np.ndarray | None = None) -> sp.csr_matrix:
         """Hashed, log-scaled, L2-normalised n-gram features of ``texts`` (``words``: their
-        :func:`word_hashes`, when already computed)."""
+        :func:`word_hashes`, when already computed); with ``context``, followed by the previous and
+        the next text's features in the same group (times ``CONTEXT_WEIGHT``, zeros at the ends)
+        and two flags, first and last of its group (``groups=None``: every text alone)."""
         counts = word_ngram_counts(texts, self.bits) if words is None else \
             ngram_counts(words[0], words[1], len(texts), self.bits)
         parts = [counts] + [v.transform([t or "" for t in texts]) for v in self._vectorizers]
@@ -121,12 +134,14 @@ class FastLayer:
         np.log1p(X.data, out=X.data)
         norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
-        return sp.csr_matrix(sp.diags(1.0 / norms).dot(X), dtype=np.float32)
+        X = sp.csr_matrix(sp.diags(1.0 / norms).dot(X), dtype=np.float32)
+        return with_context(X, groups) if self.context else X
 
     # ------------------------------------------------------------------ training
     def train(self, codebook: Any, texts: Sequence[str], labels: np.ndarray,
-              weights: np.ndarray | None = None) -> "FastLayer":
-        """Train on texts with a (n, codes) array of 1 (positive), 0 (negative), -1 (not labelled)."""
+              weights: np.ndarray | None = None, groups: Sequence[Any] | np.ndarray | None = None) -> "FastLayer":
+        """Train on texts with a (n, codes) array of 1 (positive), 0 (negative), -1 (not labelled);
+        ``groups``: the post of each text, for ``context`` (texts of a post contiguous, in order)."""
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression, SGDClassifier
 
@@ -147,11 +162,12 @@ class FastLayer:
 
         with warnings.catch_warnings():  # a capped number of epochs is the point of the fast pass
             warnings.simplefilter("ignore", ConvergenceWarning)
-            self._W, self._b, self.untrained = fit_per_code(self.features(texts), y, codebook, classifier, weights)
+            self._W, self._b, self.untrained = fit_per_code(self.features(texts, groups=groups), y, codebook,
+                                                            classifier, weights)
         self.trained_on = len(texts)
         self.train_seconds = time.perf_counter() - t0
-        self.model = (f"hashed n-grams (2^{self.bits}) + logistic regression (scikit-learn {_sklearn_version()}) "
-                      f"on {len(texts)} texts")
+        self.model = (f"hashed n-grams (2^{self.bits}){' with sentence context' if self.context else ''} + "
+                      f"logistic regression (scikit-learn {_sklearn_version()}) on {len(texts)} texts")
         return self
 
     def _weights(self, y: np.ndarray) -> dict[int, float] | str | None:
@@ -175,8 +191,14 @@ class FastLayer:
         posts = sample_posts(case, self.sample, self.seed, self.forum_id)
         from forumscope.discourse.sentences import split_sentences
 
-        # the posts and their sentences: the layer scores both, so it learns from both
-        texts = posts + [s for t in posts for s in split_sentences(t) if s != t]
+        # the posts and their sentences: the layer scores both, so it learns from both (groups for
+        # context: each post alone, the sentences of a post together, each example alone)
+        texts, groups = list(posts), list(range(len(posts)))
+        for i, t in enumerate(posts):
+            for s_ in split_sentences(t):
+                if s_ != t:
+                    texts.append(s_)
+                    groups.append(len(posts) + i)
         from forumscope.discourse.layers import make_layer
 
         teacher = make_layer(self.teacher, **self.teacher_options)
@@ -192,23 +214,46 @@ class FastLayer:
             self.untrained = list(codebook.code_ids)
             self.model = "hashed n-grams + logistic regression: nothing to train on (no post text, no examples)"
             return
-        self.train(codebook, all_texts, all_y)
+        groups += list(range(2 * len(posts), 2 * len(posts) + len(ex_texts)))
+        self.train(codebook, all_texts, all_y, groups=groups)
         self.model = (f"{self.model} (distilled from the {self.teacher} layer on {len(posts)} sampled posts and "
                       "their sentences, plus the codebook's examples)")
 
     # ------------------------------------------------------------------ scoring
-    def score(self, texts: Sequence[str], words: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    def score(self, texts: Sequence[str], words: tuple[np.ndarray, np.ndarray] | None = None,
+              groups: Sequence[Any] | np.ndarray | None = None) -> np.ndarray:
         if self._W is None:
             raise ConfigError("fast layer: call fit() or train() before scoring")
-        z = np.asarray(self.features(texts, words) @ self._W, dtype=np.float64) + self._b
+        z = np.asarray(self.features(texts, words, groups) @ self._W, dtype=np.float64) + self._b
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
     def score_batch(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
         """Scores of a :class:`~forumscope.discourse.batch.TextBatch`'s posts and sentences, from its
         words hashed once (the same as :meth:`score` on each)."""
-        sentences = self.score(batch.sentences, batch.sentence_words()) if batch.sentences else \
+        groups = batch.owner if self.context else None  # a sentence's neighbours are in its post
+        sentences = self.score(batch.sentences, batch.sentence_words(), groups) if batch.sentences else \
             np.zeros((0, len(self.codebook.codes)))
         return self.score(batch.texts, batch.post_words()), sentences
+
+
+CONTEXT_WEIGHT = 0.3  # neighbours' features relative to the text's own (chosen on advice-reddit dev)
+
+
+def with_context(X: sp.csr_matrix, groups: Sequence[Any] | np.ndarray | None) -> sp.csr_matrix:
+    """``[X, w * X[prev], w * X[next], first, last]`` per row (``w`` = ``CONTEXT_WEIGHT``; prev and
+    next in the same group, zeros at the ends; first and last: 0/1 flags)."""
+    from forumscope.discourse.layers import neighbours
+
+    n = X.shape[0]
+    prev, nxt, pos, size = neighbours(groups, n)
+
+    def shifted(idx: np.ndarray) -> sp.csr_matrix:
+        rows = np.flatnonzero(idx >= 0)
+        pick = sp.csr_matrix((np.full(len(rows), CONTEXT_WEIGHT, np.float32), (rows, idx[rows])), shape=(n, n))
+        return pick @ X
+
+    flags = sp.csr_matrix(np.c_[pos == 0, pos == size - 1].astype(np.float32))
+    return sp.hstack([X, shifted(prev), shifted(nxt), flags], format="csr", dtype=np.float32)
 
 
 def fit_per_code(X: Any, y: np.ndarray, codebook: Any, classifier: Any,

@@ -91,6 +91,9 @@ class DiscourseStep(Step):
         Param("fast_teacher", str, "rules", "What the fast layer learns from on this case: rules, embedding "
               "(MiniLM) or none (codebook examples only).", lambda v: v in ("rules", "embedding", "none"),
               "rules, embedding or none"),
+        Param("fast_context", bool, False, "Fast layer: also read each sentence's neighbours in its post (their "
+              "n-grams at weight 0.3, first/last flags); helps a layer trained on human-coded sentences, little "
+              "when the teacher (rules) labels each text alone."),
         Param("fast_sample", int, 20000, "Posts sampled for the fast layer's training.", lambda v: v >= 0,
               "at least 0"),
         Param("embedding_mode", str, "similarity", "Embedding layer: similarity (to definitions and examples) or "
@@ -118,7 +121,7 @@ class DiscourseStep(Step):
                 opts["languages"] = None
             elif name == "fast":
                 opts.update(teacher=self.fast_teacher, sample=self.fast_sample, seed=self.seed,
-                            forum_id=ctx.forum_id)
+                            forum_id=ctx.forum_id, context=self.fast_context)
                 if self.fast_teacher == "embedding":
                     opts["teacher_options"] = {"mode": self.embedding_mode, "batch_size": self.embedding_batch_size,
                                                "device": self.device}
