@@ -65,14 +65,15 @@ def _as_arrow(value: Any) -> pa.Table:
 
 
 def write_result(case: Case, table: str, run_id: str, data: pa.Table) -> int:
-    data = data.add_column(0, "run_id", pa.array([run_id] * data.num_rows, pa.string()))
     con = case.con
     con.register("_result", data)
+    # the run id is added in SQL (a constant column: no Arrow array of as many copies as rows)
+    rows = "SELECT ?::VARCHAR AS run_id, * FROM _result"
     try:
         exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                              [table]).fetchall()[0][0]
         if not exists:
-            con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _result LIMIT 0')
+            con.execute(f'CREATE TABLE "{table}" AS {rows} LIMIT 0', [run_id])
         else:  # a newer version of the step may add columns: add them (older runs read as empty)
             have = {r[0] for r in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
@@ -81,7 +82,7 @@ def write_result(case: Case, table: str, run_id: str, data: pa.Table) -> int:
             for col in data.column_names:
                 if col not in have:
                     con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {types[col]}')
-        con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _result')
+        con.execute(f'INSERT INTO "{table}" BY NAME {rows}', [run_id])
     finally:
         con.unregister("_result")
     return data.num_rows
