@@ -216,8 +216,14 @@ def analyse_graph(g: InteractionGraph, params: dict[str, Any]) -> dict[str, pa.T
     # work: the null runs, plus about one run's worth for the observed topology and one per 128
     # betweenness sources
     workers = workers_for(params["jobs"], len(tasks), m * (1 + plan.n_null * run_null + len(b_sources_list) / 128))
-    results, (pagerank, core, membership, modularity_weighted) = fork_map(network_task, tasks, workers, shared,
-                                                                          meanwhile=here)
+    # longest first (the null runs, then the observed topology), the short betweenness chunks last to
+    # fill the gaps: a long task that starts last would leave the other workers idle
+    order = sorted(range(len(tasks)), key=lambda i: ("null", "observed", "betweenness").index(tasks[i][0]))
+    done, (pagerank, core, membership, modularity_weighted) = fork_map(
+        network_task, [tasks[i] for i in order], workers, shared, meanwhile=here)
+    results: list[Any] = [None] * len(tasks)
+    for k, i in enumerate(order):
+        results[i] = done[k]
     in_deg = np.bincount(g.target, minlength=n)
     out_deg = np.bincount(g.source, minlength=n)
     deg = np.bincount(ua, minlength=n) + np.bincount(ub, minlength=n)
