@@ -193,14 +193,14 @@ class DistilledLanguageIdentifier:
     def parallel(self) -> bool:
         return self.base.parallel
 
+    @parallel.setter
+    def parallel(self, value: bool) -> None:
+        self.base.parallel = value
+
     @property
     def uses_words(self) -> bool:
         """Whether :meth:`detect` can take the texts' words (hashed once by the caller)."""
         return self.enabled
-
-    @parallel.setter
-    def parallel(self, value: bool) -> None:
-        self.base.parallel = value
 
     # ------------------------------------------------------------------ training
     def fit(self, texts: Sequence[str | None]) -> "DistilledLanguageIdentifier":
