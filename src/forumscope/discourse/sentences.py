@@ -29,8 +29,8 @@ def split_sentences(text: str | None, min_chars: int = 8) -> list[str]:
     if not text:
         return []
     parts = _SPLIT.split(text, maxsplit=MAX_SENTENCES - 1)  # piece, closing quotes, piece, ...
-    pieces = [(p + (parts[k + 1] or "" if k + 1 < len(parts) else "")).strip() for k, p in enumerate(parts)
-              if k % 2 == 0]
+    quotes = parts[1::2] + [None]  # the closing quotes after each piece (None: a line break cut it)
+    pieces = [(p + (q or "")).strip() for p, q in zip(parts[0::2], quotes)]
     out: list[str] = []
     for p in pieces:
         if not p:

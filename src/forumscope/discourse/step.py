@@ -45,6 +45,11 @@ LAYERS_SCHEMA = pa.schema([("codebook", S), ("codebook_version", S), ("layer", S
                            ("posts_scored", I), ("sentences_scored", I), ("seconds", F), ("untrained_codes", S)])
 
 
+def _auto_jobs() -> int:
+    """Worker processes when ``jobs`` is 0: the CPU cores, at most 4."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 def _check_layers(v: tuple) -> bool:
     return bool(v) and all(x in LAYER_NAMES for x in v) and len(set(v)) == len(v)
 
@@ -160,7 +165,7 @@ class DiscourseStep(Step):
         t0 = time.perf_counter()
         rows = ctx.con.execute(f"SELECT text FROM posts WHERE {where} ORDER BY hash(forum_id || id || ?::VARCHAR) "
                                f"LIMIT {int(self.language_sample)}", [f"language-{self.seed}"]).fetchall()
-        workers = self.jobs or max(1, min(os.cpu_count() or 1, 4))  # processes that label the sample
+        workers = self.jobs or _auto_jobs()  # processes that label the sample
         ident = DistilledLanguageIdentifier(base, workers=workers).fit([r[0] for r in rows])
         return ident, time.perf_counter() - t0
 
@@ -289,7 +294,7 @@ class DiscourseStep(Step):
             return self.jobs
         if total <= 2 * self.batch_size:
             return 1
-        return max(1, min(os.cpu_count() or 1, 4))
+        return _auto_jobs()
 
     # ------------------------------------------------------------------ aggregates
     def _aggregates(self, ctx: StepContext, codebook: Any, names: list[str], tags: pa.Table,

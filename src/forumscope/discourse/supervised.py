@@ -173,7 +173,7 @@ class SupervisedLayer:
                                      device=self.device, progress=self.progress, max_length=256,
                                      balance="balanced")
         self._tuned.train(codebook, texts, y)
-        self._models = [None if c in self.untrained else "minilm" for c in codebook.code_ids]
+        self._models = ["minilm" if ok else None for ok in trainable]
         self.model = self._tuned.model
         return self
 
