@@ -201,6 +201,62 @@ def test_planted_labels_recovered_on_a_synthetic_forum(tmp_path):
                 assert r["f1"] >= 0.7, (layer, code, r)
 
 
+def test_aggregates_match_a_pandas_count_of_the_stored_tags(tmp_path):
+    """Prevalence and co-occurrence, computed on post numbers and code indices inside the step, equal
+    a plain count of the stored tags, languages and posts, on a case with two forums (post ids repeat
+    across them) and several batches."""
+    import pandas as pd
+
+    from forumscope.synth import SynthParams, generate
+
+    for fid, seed in (("one", 3), ("two", 4)):
+        generate(tmp_path / fid, posts=700, seed=seed, params=SynthParams(forum_id=fid))
+    forumscope.ingest_sources([tmp_path / "one", tmp_path / "two"], tmp_path / "case")
+    with open_case(tmp_path / "case") as c:
+        run = run_steps(c, ["discourse"], {"discourse": {"batch_size": 150, "combine": "mean"}})[0].run_id
+
+        def table(q):
+            return c.con.execute(q, [run]).df()
+
+        tags = table("SELECT DISTINCT forum_id, post_id, layer, code FROM discourse_tags WHERE run_id = ?")
+        posts = table("SELECT l.forum_id, l.post_id, l.language, coalesce(p.board_id, '(none)') AS board, "
+                      "coalesce(strftime(p.created_at, '%Y-%m'), '(none)') AS month, "
+                      "coalesce(p.author_id, '(guest)') AS member, 'all' AS \"all\" FROM discourse_languages l "
+                      "JOIN posts p ON p.forum_id = l.forum_id AND p.id = l.post_id WHERE l.run_id = ?")
+        prev = table("SELECT forum_id, layer, code, dimension, key, posts, tagged_posts, share "
+                     "FROM discourse_prevalence WHERE run_id = ?")
+        co = table("SELECT forum_id, layer, code_a, code_b, posts_both, posts_a, posts_b, posts, lift "
+                   "FROM discourse_cooccurrence WHERE run_id = ?")
+    assert set(posts["forum_id"]) == {"one", "two"} and posts["post_id"].duplicated().any()
+    assert len(tags) > 300 and set(tags["layer"]) == {"rules", "fast", "combined"}
+    tagged = tags.merge(posts, on=["forum_id", "post_id"])
+    assert len(tagged) == len(tags)
+    for dim in ("all", "board", "month", "language", "member"):
+        denom = posts.groupby(["forum_id", dim]).size()
+        num = tagged.groupby(["forum_id", dim, "layer", "code"]).size()
+        got = prev[prev["dimension"] == dim].set_index(["forum_id", "key", "layer", "code"])
+        for (fid, key, layer, code), n in num.items():
+            row = got.loc[(fid, key, layer, code)]
+            assert (row["posts"], row["tagged_posts"]) == (denom[(fid, key)], n)
+            assert row["share"] == pytest.approx(n / denom[(fid, key)])
+        if dim == "member":  # members: only the rows with a tag
+            assert len(got) == len(num)
+        else:  # every layer and code, zeros included
+            assert len(got) == len(denom) * 3 * len(set(prev["code"]))
+            assert got["tagged_posts"].sum() == num.sum()
+    n_posts = posts.groupby("forum_id").size()
+    count = tags.groupby(["forum_id", "layer", "code"]).size()
+    pairs = tags.merge(tags, on=["forum_id", "post_id", "layer"])
+    both = pairs[pairs["code_x"] < pairs["code_y"]].groupby(["forum_id", "layer", "code_x", "code_y"]).size()
+    assert len(co) == sum(len(g) * (len(g) - 1) // 2 for _, g in count.groupby(level=[0, 1]))
+    assert (co["posts_both"] > 0).sum() == len(both) >= 5
+    for r in co.itertuples():
+        b = both.get((r.forum_id, r.layer, r.code_a, r.code_b), 0)
+        a_n, b_n = count[(r.forum_id, r.layer, r.code_a)], count[(r.forum_id, r.layer, r.code_b)]
+        assert (r.posts_both, r.posts_a, r.posts_b, r.posts) == (b, a_n, b_n, n_posts[r.forum_id])
+        assert r.lift == pytest.approx(b * n_posts[r.forum_id] / (a_n * b_n))
+
+
 def test_worker_processes_give_the_same_tags(tmp_path):
     """Scoring batches in two forked workers gives exactly the tags and languages of one process."""
     from forumscope.synth import generate

@@ -325,3 +325,20 @@ def test_shipped_reference_rebuilds_from_shared_data(shared_data, tmp_path):
     assert np.allclose(doc["curve"], shipped["curve"], atol=1e-6)
     assert doc["chronotype_sd_hours"] == shipped["chronotype_sd_hours"]
     case.close()
+
+
+def test_gather_by_season_is_the_per_cell_gather():
+    """The per-season column selection reads exactly the cells an index per cell would."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for member in range(40):
+        for season in sorted(rng.choice(7, size=rng.integers(1, 5), replace=False)):
+            for how in rng.choice(168, size=3, replace=False):
+                rows.append((f"m{member:02d}", season, how, rng.integers(1, 4)))
+    author, season, how, n = (np.array(c) for c in zip(*rows))
+    mh = rh.member_hours(author, season, how, n)
+    ll_rows = rng.normal(size=(len(mh.row_season), 30))
+    idx = rng.integers(0, 30, size=(7, 5))
+    got = rh.gather_by_season(mh, ll_rows, idx)
+    assert np.array_equal(got, np.take_along_axis(ll_rows, idx[mh.row_season], axis=1))
+    assert len(np.unique(mh.row_season)) == 7

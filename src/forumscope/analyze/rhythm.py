@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -368,6 +369,13 @@ class MemberHours:
         """(M, 168) sparse: active hours per UTC hour of week."""
         return (self.P @ self.counts).tocsr()
 
+    @cached_property
+    def season_groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ordered by season (``order``) and where each season's run starts and ends (``bounds``)."""
+        order = np.argsort(self.row_season, kind="stable")
+        s = self.row_season[order]
+        return order, np.flatnonzero(np.r_[True, s[1:] != s[:-1], True]) if len(s) else np.zeros(1, np.int64)
+
 
 def member_hours(author: np.ndarray, season: np.ndarray, how: np.ndarray, n: np.ndarray) -> MemberHours:
     """From rows (member, season, how, count) sorted by member then season."""
@@ -396,6 +404,19 @@ def offset_loglik(mh: MemberHours, ll_rows: np.ndarray, log_w: np.ndarray) -> np
     return marginal_offset_loglik(np.asarray(mh.P @ ll_rows), log_w)
 
 
+def gather_by_season(mh: MemberHours, ll_rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(R, J): ``ll_rows[r, idx[season of row r]]`` for an index vector per season (``idx``: seasons x J).
+
+    The rows of one season are read with one column selection: the same values as
+    ``np.take_along_axis(ll_rows, idx[mh.row_season], axis=1)``, without an index per cell."""
+    order, bounds = mh.season_groups
+    out = np.empty((ll_rows.shape[0], idx.shape[1]), dtype=ll_rows.dtype)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        rows = order[a:b]
+        out[rows] = ll_rows[rows][:, idx[mh.row_season[rows[0]]]]
+    return out
+
+
 # DST regimes tested per member: the zone whose rules define the dates, and its standard offset.
 DST_REGIMES = {"eu": ("Europe/Berlin", 1.0), "us": ("America/New_York", -5.0), "southern": ("Australia/Sydney", 10.0)}
 DST_DECISIVE = 2.0  # log Bayes factor (about 7:1) needed to name a DST pattern
@@ -413,10 +434,10 @@ def dst_evidence(mh: MemberHours, ll_rows: np.ndarray, seasons: Seasons, sel: np
     P = mh.P[sel]
     out = {}
     for name, (zone, std) in (("none", (None, 0.0)), *DST_REGIMES.items()):
-        delta = (np.zeros(len(mh.row_season)) if zone is None
-                 else seasons.offsets[mh.row_season, seasons.zones.index(zone)] - std)
-        idx = _shift_index(base[None, :] + delta[:, None])  # (R, B)
-        ll = np.asarray(P @ np.take_along_axis(ll_rows, idx, axis=1))  # (M, B)
+        delta = (np.zeros(len(seasons.offsets)) if zone is None
+                 else seasons.offsets[:, seasons.zones.index(zone)] - std)  # per season
+        idx = _shift_index(base[None, :] + delta[:, None])  # (seasons, B)
+        ll = np.asarray(P @ gather_by_season(mh, ll_rows, idx))  # (M, B)
         out[name] = _logsumexp(ll, axis=1) - np.log(len(base))
     per = seasons.period[mh.row_season]
     hours_rows = np.asarray(mh.counts.sum(axis=1)).ravel()
@@ -453,8 +474,8 @@ def zone_loglik(mh: MemberHours, ll_rows: np.ndarray, seasons: Seasons, sel: np.
     n_zones = len(seasons.zones) if n_zones is None else n_zones
     out = np.empty((len(sel), n_zones))
     for zi in range(n_zones):
-        shift = seasons.offsets[mh.row_season, zi][:, None] - CHRONO[None, :]  # (R, D)
-        g = np.take_along_axis(ll_rows, _shift_index(shift), axis=1)
+        shift = seasons.offsets[:, zi][:, None] - CHRONO[None, :]  # (seasons, D)
+        g = gather_by_season(mh, ll_rows, _shift_index(shift))
         out[:, zi] = _logsumexp(np.asarray(P @ g) + log_w[None, :], axis=1)
     return out
 

@@ -208,6 +208,7 @@ class DiscourseStep(Step):
         layer_values = pa.array(names)
         tag_parts: list[pa.Table] = []
         lang_parts: list[pa.Table] = []
+        carried_parts: list[np.ndarray] = []  # (post number, layer, code) of the posts carrying a code
         n_posts = n_sents = 0
         language_seconds = language_fit_s
         scorer = BatchScorer([layer for layer, _ in layers], thresholds, ident, self.sentence_level, self.combine,
@@ -226,14 +227,19 @@ class DiscourseStep(Step):
                         batch.column(0).dictionary_encode()
                     yield fids, batch.column(1).cast(S), [t or "" for t in batch.column(2).to_pylist()]
 
+            width = len(names) * len(codes)
             for fids, pids, scored in score_batches(scorer, batches(), workers):
                 lang_parts.append(pa.table([fids, pids, pa.array(scored.languages).dictionary_encode(),
                                             pa.array(scored.confidence),
                                             pa.array(scored.methods, pa.string()).dictionary_encode()], schema=LANGS))
                 language_seconds += scored.language_seconds
+                keys = []
                 for li, post_idx, sno, cols, values in scored.tags:
                     tag_parts.append(self._tags(fids, pids, post_idx, sno, cols, values, li, cb_dict, code_values,
                                                 layer_values))
+                    keys.append((n_posts + post_idx) * width + li * len(codes) + cols)
+                if keys:  # a post's tags all come in its batch: distinct here is distinct overall
+                    carried_parts.append(np.unique(np.concatenate(keys)))
                 for li, sec in enumerate(scored.seconds):
                     seconds[li] += sec
                 n_posts += len(pids)
@@ -245,7 +251,14 @@ class DiscourseStep(Step):
         tags = pa.concat_tables(tag_parts) if tag_parts else TAGS.empty_table()
         langs_t = pa.concat_tables(lang_parts) if lang_parts else LANGS.empty_table()
         ctx.progress("discourse: aggregates", 1.0)
-        aggregates = self._aggregates(ctx, codebook, names, tags, langs_t)
+        keys = np.concatenate(carried_parts) if carried_parts else np.zeros(0, np.int64)
+        carried = pa.table({"pno": keys // width, "li": (keys % width // len(codes)).astype(np.int32),
+                            "ci": (keys % len(codes)).astype(np.int32)})
+        del carried_parts, keys
+        scored_t = langs_t.select(["forum_id", "post_id", "language"]).append_column(
+            "pno", pa.array(np.arange(n_posts, dtype=np.int64)))
+        aggregates = self._aggregates(ctx, codebook, names, carried, scored_t)
+        del carried, scored_t
         untrained = [", ".join(getattr(layer, "untrained", []) or []) or None for layer, _ in layers]
         if combined:
             untrained.append(None)
@@ -297,70 +310,88 @@ class DiscourseStep(Step):
         return _auto_jobs()
 
     # ------------------------------------------------------------------ aggregates
-    def _aggregates(self, ctx: StepContext, codebook: Any, names: list[str], tags: pa.Table,
-                    langs: pa.Table) -> dict[str, Any]:
+    def _aggregates(self, ctx: StepContext, codebook: Any, names: list[str], carried: pa.Table,
+                    scored: pa.Table) -> dict[str, Any]:
+        """Prevalence, co-occurrence and help responses from ``carried`` (post number ``pno``, layer
+        index ``li``, code index ``ci``: each post that carries a code, at post or sentence level, once)
+        and ``scored`` (each scored post: ``pno``, forum, id, language; its board, month and author are
+        joined from the posts once). Tags and posts are joined on the post number, codes and layers by
+        index; names come in at the end."""
         con = ctx.con
-        con.register("_dsc_tags", tags)
-        con.register("_dsc_langs", langs)
         cb = sql_str(codebook.id)
-        codes_sql = "[" + ", ".join(sql_str(c) for c in codebook.code_ids) + "]"
-        layers_sql = "[" + ", ".join(sql_str(n) for n in names) + "]"
+        codes = codebook.code_ids
+        rank = {c: r for r, c in enumerate(sorted(codes))}  # the order of the names (co-occurrence pairs)
+        con.register("_dsc_carried_in", carried)
+        con.register("_dsc_scored_in", scored)
+        con.register("_dsc_layer_names", pa.table({"li": pa.array(range(len(names)), pa.int32()), "layer": names}))
+        con.register("_dsc_code_names", pa.table({"ci": pa.array(range(len(codes)), pa.int32()), "code": codes,
+                                                  "cr": [rank[c] for c in codes]}))
         try:
             con.execute("""
-                CREATE OR REPLACE TEMP TABLE _dsc_carried AS
-                SELECT DISTINCT forum_id::VARCHAR AS forum_id, post_id, layer::VARCHAR AS layer, code::VARCHAR AS code
-                FROM _dsc_tags""")
-            con.execute("""
                 CREATE OR REPLACE TEMP TABLE _dsc_scored AS
-                SELECT l.forum_id::VARCHAR AS forum_id, l.post_id, l.language::VARCHAR AS language,
+                SELECT l.pno, l.forum_id::VARCHAR AS forum_id, l.post_id, l.language::VARCHAR AS language,
                        coalesce(p.board_id, '(none)') AS board_id,
                        coalesce(strftime(p.created_at, '%Y-%m'), '(none)') AS month,
                        coalesce(p.author_id, '(guest)') AS author_id
-                FROM _dsc_langs l JOIN posts p ON p.forum_id = l.forum_id::VARCHAR AND p.id = l.post_id""")
+                FROM _dsc_scored_in l JOIN posts p ON p.forum_id = l.forum_id::VARCHAR AND p.id = l.post_id""")
+            con.execute("""
+                CREATE OR REPLACE TEMP TABLE _dsc_carried AS
+                SELECT c.pno, c.li, c.ci, n.cr FROM _dsc_carried_in c JOIN _dsc_code_names n USING (ci)""")
             prevalence = con.sql(f"""
-                WITH dims AS (
-                    SELECT forum_id, post_id, 'all' AS dimension, 'all' AS key FROM _dsc_scored
-                    UNION ALL SELECT forum_id, post_id, 'board', board_id FROM _dsc_scored
-                    UNION ALL SELECT forum_id, post_id, 'month', month FROM _dsc_scored
-                    UNION ALL SELECT forum_id, post_id, 'language', language FROM _dsc_scored
-                    UNION ALL SELECT forum_id, post_id, 'member', author_id FROM _dsc_scored),
-                denom AS (SELECT forum_id, dimension, key, count(*) AS posts FROM dims GROUP BY ALL),
-                num AS (SELECT d.forum_id, d.dimension, d.key, c.layer, c.code, count(*) AS tagged_posts
-                        FROM dims d JOIN _dsc_carried c ON c.forum_id = d.forum_id AND c.post_id = d.post_id
-                        GROUP BY ALL),
-                grid AS (SELECT unnest({layers_sql}) AS layer), cgrid AS (SELECT unnest({codes_sql}) AS code)
-                SELECT de.forum_id, {cb} AS codebook, g.layer, cg.code, de.dimension, de.key, de.posts,
-                       coalesce(n.tagged_posts, 0) AS tagged_posts,
-                       coalesce(n.tagged_posts, 0) / de.posts AS share
-                FROM denom de CROSS JOIN grid g CROSS JOIN cgrid cg
-                LEFT JOIN num n ON n.forum_id = de.forum_id AND n.dimension = de.dimension AND n.key = de.key
-                               AND n.layer = g.layer AND n.code = cg.code
-                WHERE de.dimension <> 'member' OR n.tagged_posts > 0
-                ORDER BY de.forum_id, g.layer, cg.code, de.dimension, de.key""").to_arrow_table()
+                WITH t AS (SELECT c.li, c.ci, s.* FROM _dsc_carried c JOIN _dsc_scored s USING (pno)),
+                num AS (
+                    SELECT forum_id, 'all' AS dimension, 'all' AS key, li, ci, count(*) AS tagged_posts
+                    FROM t GROUP BY ALL
+                    UNION ALL SELECT forum_id, 'board', board_id, li, ci, count(*) FROM t GROUP BY ALL
+                    UNION ALL SELECT forum_id, 'month', month, li, ci, count(*) FROM t GROUP BY ALL
+                    UNION ALL SELECT forum_id, 'language', language, li, ci, count(*) FROM t GROUP BY ALL
+                    UNION ALL SELECT forum_id, 'member', author_id, li, ci, count(*) FROM t GROUP BY ALL),
+                denom AS (
+                    SELECT forum_id, 'all' AS dimension, 'all' AS key, count(*) AS posts FROM _dsc_scored GROUP BY ALL
+                    UNION ALL SELECT forum_id, 'board', board_id, count(*) FROM _dsc_scored GROUP BY ALL
+                    UNION ALL SELECT forum_id, 'month', month, count(*) FROM _dsc_scored GROUP BY ALL
+                    UNION ALL SELECT forum_id, 'language', language, count(*) FROM _dsc_scored GROUP BY ALL
+                    UNION ALL SELECT forum_id, 'member', author_id, count(*) FROM _dsc_scored GROUP BY ALL),
+                rows AS (  -- every layer and code for forums, boards, months, languages; members with a tag
+                    SELECT de.forum_id, g.layer, cg.code, de.dimension, de.key, de.posts,
+                           coalesce(n.tagged_posts, 0) AS tagged_posts
+                    FROM denom de CROSS JOIN _dsc_layer_names g CROSS JOIN _dsc_code_names cg
+                    LEFT JOIN num n ON n.forum_id = de.forum_id AND n.dimension = de.dimension AND n.key = de.key
+                                   AND n.li = g.li AND n.ci = cg.ci
+                    WHERE de.dimension <> 'member'
+                    UNION ALL
+                    SELECT n.forum_id, g.layer, cg.code, n.dimension, n.key, de.posts, n.tagged_posts
+                    FROM num n JOIN denom de USING (forum_id, dimension, key)
+                    JOIN _dsc_layer_names g USING (li) JOIN _dsc_code_names cg USING (ci)
+                    WHERE n.dimension = 'member')
+                SELECT forum_id, {cb} AS codebook, layer, code, dimension, key, posts, tagged_posts,
+                       tagged_posts / posts AS share
+                FROM rows ORDER BY forum_id, layer, code, dimension, key""").to_arrow_table()
             cooccurrence = con.sql(f"""
-                WITH n AS (SELECT forum_id, count(*) AS posts FROM _dsc_scored GROUP BY 1),
-                cnt AS (SELECT forum_id, layer, code, count(*) AS posts FROM _dsc_carried GROUP BY ALL),
-                pair AS (SELECT a.forum_id, a.layer, a.code AS code_a, b.code AS code_b, count(*) AS posts_both
-                         FROM _dsc_carried a JOIN _dsc_carried b ON a.forum_id = b.forum_id AND a.post_id = b.post_id
-                              AND a.layer = b.layer AND a.code < b.code GROUP BY ALL)
+                WITH t AS (SELECT c.*, s.forum_id FROM _dsc_carried c JOIN _dsc_scored s USING (pno)),
+                n AS (SELECT forum_id, count(*) AS posts FROM _dsc_scored GROUP BY 1),
+                cnt AS (SELECT forum_id, li, ci, count(*) AS posts FROM t GROUP BY ALL),
+                pair AS (SELECT a.forum_id, a.li, a.ci AS ci_a, b.ci AS ci_b, count(*) AS posts_both
+                         FROM t a JOIN t b ON a.pno = b.pno AND a.li = b.li AND a.cr < b.cr GROUP BY ALL),
+                named AS (SELECT cnt.*, g.layer, cg.code, cg.cr FROM cnt JOIN _dsc_layer_names g USING (li)
+                          JOIN _dsc_code_names cg USING (ci))
                 SELECT a.forum_id, {cb} AS codebook, a.layer, a.code AS code_a, b.code AS code_b,
                        coalesce(p.posts_both, 0) AS posts_both, a.posts AS posts_a, b.posts AS posts_b,
                        n.posts AS posts, coalesce(p.posts_both, 0) * n.posts / (a.posts * b.posts) AS lift
-                FROM cnt a JOIN cnt b ON a.forum_id = b.forum_id AND a.layer = b.layer AND a.code < b.code
+                FROM named a JOIN named b ON a.forum_id = b.forum_id AND a.li = b.li AND a.cr < b.cr
                 JOIN n ON n.forum_id = a.forum_id
-                LEFT JOIN pair p ON p.forum_id = a.forum_id AND p.layer = a.layer AND p.code_a = a.code
-                                AND p.code_b = b.code
+                LEFT JOIN pair p ON p.forum_id = a.forum_id AND p.li = a.li AND p.ci_a = a.ci AND p.ci_b = b.ci
                 ORDER BY 1, 3, 4, 5""").to_arrow_table()
-            help_responses = self._help_responses(ctx, codebook, layers_sql, codes_sql, cb)
+            help_responses = self._help_responses(ctx, codebook, cb)
         finally:
             for t in ("_dsc_carried", "_dsc_scored"):
                 con.execute(f"DROP TABLE IF EXISTS {t}")
-            con.unregister("_dsc_tags")
-            con.unregister("_dsc_langs")
+            for t in ("_dsc_carried_in", "_dsc_scored_in", "_dsc_layer_names", "_dsc_code_names"):
+                con.unregister(t)
         return {"discourse_prevalence": prevalence, "discourse_cooccurrence": cooccurrence,
                 "discourse_help_responses": help_responses}
 
-    def _help_responses(self, ctx: StepContext, codebook: Any, layers_sql: str, codes_sql: str, cb: str) -> pa.Table:
+    def _help_responses(self, ctx: StepContext, codebook: Any, cb: str) -> pa.Table:
         schema = pa.schema([("forum_id", S), ("codebook", S), ("layer", S), ("reply_code", S), ("replies", I),
                             ("help_posts", I), ("help_posts_answered", I), ("all_replies", I), ("share", F)])
         help_code = codebook.help_seeking_code
@@ -368,43 +399,48 @@ class DiscourseStep(Step):
             return schema.empty_table()
         forum = "TRUE" if ctx.forum_id is None else f"forum_id = {sql_str(ctx.forum_id)}"
         t = ctx.con.sql(f"""
-            WITH links AS (
-                SELECT DISTINCT forum_id, post_id AS reply_id, target_post_id AS parent_id FROM interactions
+            WITH help AS (SELECT s.forum_id, s.post_id, c.li FROM _dsc_carried c JOIN _dsc_scored s USING (pno)
+                          WHERE c.ci = {codebook.code_ids.index(help_code)}),
+            targets AS (SELECT DISTINCT forum_id, post_id FROM help),
+            replied AS (
+                SELECT forum_id, post_id AS reply_id, target_post_id AS parent_id FROM interactions
                 WHERE kind = 'reply' AND post_id IS NOT NULL AND target_post_id IS NOT NULL AND {forum}),
+            links AS (  -- only the links to help posts are needed
+                SELECT DISTINCT r.* FROM replied r
+                SEMI JOIN targets t ON t.forum_id = r.forum_id AND t.post_id = r.parent_id),
             openers AS (
                 SELECT forum_id, thread_id, id FROM posts WHERE position = 0 AND thread_id IS NOT NULL AND {forum}
                 UNION SELECT forum_id, id, first_post_id FROM threads WHERE first_post_id IS NOT NULL AND {forum}),
-            flat AS (  -- posts without a reply link answer their thread's opening post
+            help_openers AS (
+                SELECT o.* FROM openers o SEMI JOIN targets t ON t.forum_id = o.forum_id AND t.post_id = o.id),
+            flat AS (  -- posts without a reply link (to any post) answer their thread's opening post
                 SELECT q.forum_id, q.id AS reply_id, o.id AS parent_id
-                FROM posts q JOIN openers o ON o.forum_id = q.forum_id AND o.thread_id = q.thread_id
+                FROM posts q JOIN help_openers o ON o.forum_id = q.forum_id AND o.thread_id = q.thread_id
                 WHERE q.id <> o.id AND {forum.replace('forum_id', 'q.forum_id')}
-                  AND NOT EXISTS (SELECT 1 FROM links l WHERE l.forum_id = q.forum_id AND l.reply_id = q.id)),
+                  AND NOT EXISTS (SELECT 1 FROM replied l WHERE l.forum_id = q.forum_id AND l.reply_id = q.id)),
             all_links AS (SELECT * FROM links UNION SELECT * FROM flat),
-            grid AS (SELECT unnest({layers_sql}) AS layer),
-            help AS (SELECT forum_id, post_id, layer FROM _dsc_carried WHERE code = {sql_str(help_code)}),
             hr AS (  -- scored replies to help posts, per layer
-                SELECT h.forum_id, h.layer, h.post_id AS help_id, a.reply_id
+                SELECT h.forum_id, h.li, h.post_id AS help_id, a.reply_id, s.pno AS reply_pno
                 FROM help h JOIN all_links a ON a.forum_id = h.forum_id AND a.parent_id = h.post_id
                 JOIN _dsc_scored s ON s.forum_id = a.forum_id AND s.post_id = a.reply_id
                 WHERE a.reply_id <> h.post_id),
-            hp AS (SELECT forum_id, layer, count(*) AS help_posts FROM help GROUP BY ALL),
-            answered AS (SELECT forum_id, layer, count(DISTINCT help_id) AS answered,
+            hp AS (SELECT forum_id, li, count(*) AS help_posts FROM help GROUP BY ALL),
+            answered AS (SELECT forum_id, li, count(DISTINCT help_id) AS answered,
                                 count(DISTINCT reply_id) AS all_replies FROM hr GROUP BY ALL),
-            coded AS (SELECT DISTINCT hr.forum_id, hr.layer, hr.reply_id, c.code FROM hr
-                      LEFT JOIN _dsc_carried c ON c.forum_id = hr.forum_id AND c.post_id = hr.reply_id
-                                               AND c.layer = hr.layer),
-            by_code AS (SELECT forum_id, layer, coalesce(code, 'none') AS reply_code,
-                               count(DISTINCT reply_id) AS replies
-                        FROM coded GROUP BY ALL),
+            coded AS (SELECT DISTINCT hr.forum_id, hr.li, hr.reply_id, c.ci FROM hr
+                      LEFT JOIN _dsc_carried c ON c.pno = hr.reply_pno AND c.li = hr.li),
+            by_code AS (SELECT c.forum_id, c.li, coalesce(n.code, 'none') AS reply_code,
+                               count(DISTINCT c.reply_id) AS replies
+                        FROM coded c LEFT JOIN _dsc_code_names n USING (ci) GROUP BY ALL),
             forums AS (SELECT DISTINCT forum_id FROM _dsc_scored),
-            cg AS (SELECT unnest({codes_sql} || ['none']) AS reply_code)
+            cg AS (SELECT code AS reply_code FROM _dsc_code_names UNION ALL SELECT 'none')
             SELECT f.forum_id, {cb} AS codebook, g.layer, cg.reply_code, coalesce(b.replies, 0) AS replies,
                    coalesce(hp.help_posts, 0) AS help_posts, coalesce(an.answered, 0) AS help_posts_answered,
                    coalesce(an.all_replies, 0) AS all_replies,
                    CASE WHEN coalesce(an.all_replies, 0) > 0 THEN coalesce(b.replies, 0) / an.all_replies END AS share
-            FROM forums f CROSS JOIN grid g CROSS JOIN cg
-            LEFT JOIN by_code b ON b.forum_id = f.forum_id AND b.layer = g.layer AND b.reply_code = cg.reply_code
-            LEFT JOIN hp ON hp.forum_id = f.forum_id AND hp.layer = g.layer
-            LEFT JOIN answered an ON an.forum_id = f.forum_id AND an.layer = g.layer
+            FROM forums f CROSS JOIN _dsc_layer_names g CROSS JOIN cg
+            LEFT JOIN by_code b ON b.forum_id = f.forum_id AND b.li = g.li AND b.reply_code = cg.reply_code
+            LEFT JOIN hp ON hp.forum_id = f.forum_id AND hp.li = g.li
+            LEFT JOIN answered an ON an.forum_id = f.forum_id AND an.li = g.li
             ORDER BY 1, 3, 4""").to_arrow_table()
         return t.cast(schema)
