@@ -297,10 +297,12 @@ def habit_features(texts: Sequence[str], sep: str = _SEP) -> np.ndarray:
     def per_doc(mask: np.ndarray) -> np.ndarray:
         return np.bincount(doc[mask], minlength=n).astype(np.float64)
 
+    # one histogram of byte values per text gives every character rate (one pass over the bytes)
+    hist = np.bincount(doc.astype(np.int64) * 256 + buf, minlength=n * 256).reshape(n, 256).astype(np.float64)
     for chars in _RATES.values():
-        out[:, col] = per_doc(_byte_mask(chars)[buf]) * 100.0 / nbytes
+        out[:, col] = hist[:, _byte_mask(chars)].sum(axis=1) * 100.0 / nbytes
         col += 1
-    out[:, col] = per_doc(buf >= 0xC0) * 100.0 / nbytes  # non-ASCII characters (UTF-8 lead bytes)
+    out[:, col] = hist[:, 0xC0:].sum(axis=1) * 100.0 / nbytes  # non-ASCII characters (UTF-8 lead bytes)
     col += 1
     same = doc[1:] == doc[:-1]
     pair = lambda a, b: np.concatenate([(buf[:-1] == a) & (buf[1:] == b) & same, [False]])  # noqa: E731
