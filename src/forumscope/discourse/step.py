@@ -40,9 +40,18 @@ S, I, F = pa.string(), pa.int64(), pa.float64()
 D = pa.dictionary(pa.int32(), pa.string())
 TAGS = pa.schema([("forum_id", D), ("post_id", S), ("sentence_no", pa.int32()), ("codebook", D), ("code", D),
                   ("layer", D), ("score", F)])
+# the dimensions of prevalence: name, and the column of _dsc_scored that gives the key
+DIMENSIONS = (("all", "'all'"), ("board", "board_id"), ("month", "month"), ("language", "language"),
+              ("member", "author_id"))
 LANGS = pa.schema([("forum_id", D), ("post_id", S), ("language", D), ("confidence", F), ("method", D)])
 LAYERS_SCHEMA = pa.schema([("codebook", S), ("codebook_version", S), ("layer", S), ("model", S), ("threshold", F),
                            ("posts_scored", I), ("sentences_scored", I), ("seconds", F), ("untrained_codes", S)])
+
+
+def _per_dimension(source: str, counts: str) -> str:
+    """SQL: ``counts`` per forum and key of each of the DIMENSIONS, from ``source`` (one union)."""
+    return " UNION ALL ".join(f"SELECT forum_id, {sql_str(dim)} AS dimension, {key} AS key, {counts} "
+                              f"FROM {source} GROUP BY ALL" for dim, key in DIMENSIONS)
 
 
 def _auto_jobs() -> int:
@@ -321,7 +330,7 @@ class DiscourseStep(Step):
         cb = sql_str(codebook.id)
         codes = codebook.code_ids
         rank = {c: r for r, c in enumerate(sorted(codes))}  # the order of the names (co-occurrence pairs)
-        con.register("_dsc_carried_in", carried)
+        con.register("_dsc_carried", carried)
         con.register("_dsc_scored_in", scored)
         con.register("_dsc_layer_names", pa.table({"li": pa.array(range(len(names)), pa.int32()), "layer": names}))
         con.register("_dsc_code_names", pa.table({"ci": pa.array(range(len(codes)), pa.int32()), "code": codes,
@@ -334,24 +343,11 @@ class DiscourseStep(Step):
                        coalesce(strftime(p.created_at, '%Y-%m'), '(none)') AS month,
                        coalesce(p.author_id, '(guest)') AS author_id
                 FROM _dsc_scored_in l JOIN posts p ON p.forum_id = l.forum_id::VARCHAR AND p.id = l.post_id""")
-            con.execute("""
-                CREATE OR REPLACE TEMP TABLE _dsc_carried AS
-                SELECT c.pno, c.li, c.ci, n.cr FROM _dsc_carried_in c JOIN _dsc_code_names n USING (ci)""")
+            # tags joined to their posts once, then counted per dimension
             prevalence = con.sql(f"""
                 WITH t AS (SELECT c.li, c.ci, s.* FROM _dsc_carried c JOIN _dsc_scored s USING (pno)),
-                num AS (
-                    SELECT forum_id, 'all' AS dimension, 'all' AS key, li, ci, count(*) AS tagged_posts
-                    FROM t GROUP BY ALL
-                    UNION ALL SELECT forum_id, 'board', board_id, li, ci, count(*) FROM t GROUP BY ALL
-                    UNION ALL SELECT forum_id, 'month', month, li, ci, count(*) FROM t GROUP BY ALL
-                    UNION ALL SELECT forum_id, 'language', language, li, ci, count(*) FROM t GROUP BY ALL
-                    UNION ALL SELECT forum_id, 'member', author_id, li, ci, count(*) FROM t GROUP BY ALL),
-                denom AS (
-                    SELECT forum_id, 'all' AS dimension, 'all' AS key, count(*) AS posts FROM _dsc_scored GROUP BY ALL
-                    UNION ALL SELECT forum_id, 'board', board_id, count(*) FROM _dsc_scored GROUP BY ALL
-                    UNION ALL SELECT forum_id, 'month', month, count(*) FROM _dsc_scored GROUP BY ALL
-                    UNION ALL SELECT forum_id, 'language', language, count(*) FROM _dsc_scored GROUP BY ALL
-                    UNION ALL SELECT forum_id, 'member', author_id, count(*) FROM _dsc_scored GROUP BY ALL),
+                num AS ({_per_dimension("t", "li, ci, count(*) AS tagged_posts")}),
+                denom AS ({_per_dimension("_dsc_scored", "count(*) AS posts")}),
                 rows AS (  -- every layer and code for forums, boards, months, languages; members with a tag
                     SELECT de.forum_id, g.layer, cg.code, de.dimension, de.key, de.posts,
                            coalesce(n.tagged_posts, 0) AS tagged_posts
@@ -368,7 +364,8 @@ class DiscourseStep(Step):
                        tagged_posts / posts AS share
                 FROM rows ORDER BY forum_id, layer, code, dimension, key""").to_arrow_table()
             cooccurrence = con.sql(f"""
-                WITH t AS (SELECT c.*, s.forum_id FROM _dsc_carried c JOIN _dsc_scored s USING (pno)),
+                WITH t AS (SELECT c.pno, c.li, c.ci, n.cr, s.forum_id FROM _dsc_carried c
+                           JOIN _dsc_code_names n USING (ci) JOIN _dsc_scored s USING (pno)),
                 n AS (SELECT forum_id, count(*) AS posts FROM _dsc_scored GROUP BY 1),
                 cnt AS (SELECT forum_id, li, ci, count(*) AS posts FROM t GROUP BY ALL),
                 pair AS (SELECT a.forum_id, a.li, a.ci AS ci_a, b.ci AS ci_b, count(*) AS posts_both
@@ -384,9 +381,8 @@ class DiscourseStep(Step):
                 ORDER BY 1, 3, 4, 5""").to_arrow_table()
             help_responses = self._help_responses(ctx, codebook, cb)
         finally:
-            for t in ("_dsc_carried", "_dsc_scored"):
-                con.execute(f"DROP TABLE IF EXISTS {t}")
-            for t in ("_dsc_carried_in", "_dsc_scored_in", "_dsc_layer_names", "_dsc_code_names"):
+            con.execute("DROP TABLE IF EXISTS _dsc_scored")
+            for t in ("_dsc_carried", "_dsc_scored_in", "_dsc_layer_names", "_dsc_code_names"):
                 con.unregister(t)
         return {"discourse_prevalence": prevalence, "discourse_cooccurrence": cooccurrence,
                 "discourse_help_responses": help_responses}
