@@ -145,7 +145,12 @@ def test_path_length_search_matches_igraph():
     new_id = np.cumsum(alive) - 1
     dist = np.array(g.distances(source=new_id[sources].tolist()), dtype=np.float64)
     finite = np.isfinite(dist) & (dist > 0)
-    assert path_length_sum(indptr, indices, alive, sources) == (int(dist[finite].sum()), int(finite.sum()))
+    expected = (int(dist[finite].sum()), int(finite.sum()))
+    assert path_length_sum(indptr, indices, alive, sources) == expected
+    # a reused scratch array holding another search's leftovers changes nothing
+    scratch = np.full(len(indices), 0xDEADBEEF, dtype=np.uint64)
+    assert path_length_sum(indptr, indices, alive, sources, scratch) == expected
+    assert path_length_sum(indptr, indices, alive, sources, scratch) == expected
 
 
 def test_large_graph_transitivity_is_estimated_close_to_exact(synth):

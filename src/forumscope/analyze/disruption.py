@@ -312,6 +312,7 @@ def simulate(net: _Net, order: np.ndarray, chooser: Callable | None, K: int, pat
         keep = source_order[~np.isin(source_order, order)]
         fixed = np.sort(keep[:path_samples]) if len(keep) >= path_samples else None
     inset = np.zeros(n0, dtype=bool)
+    scratch = np.empty(len(net.indices), dtype=np.uint64)  # reused by every path-length search of the run
     removed: list[int] = []
     out = []
     for k in range(K + 1):
@@ -339,7 +340,7 @@ def simulate(net: _Net, order: np.ndarray, chooser: Callable | None, K: int, pat
             alive[v] = False
             deg[v] = 0
             removed.append(v)
-        out.append(_measure(net, alive, m, n0, k, tri3, wedges, fixed, path_samples, source_order))
+        out.append(_measure(net, alive, m, n0, k, tri3, wedges, fixed, path_samples, source_order, scratch))
     for row, (ncomp, largest) in zip(out, components_by_k(net, np.asarray(removed, dtype=np.int64))):
         row["components"] = ncomp
         row["lcc_nodes"] = largest
@@ -399,7 +400,8 @@ def components_by_k(net: _Net, order: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _measure(net: _Net, alive: np.ndarray, m: int, n0: int, k: int, tri3: int, wedges: int,
-             fixed: np.ndarray | None, path_samples: int, source_order: np.ndarray) -> dict[str, float]:
+             fixed: np.ndarray | None, path_samples: int, source_order: np.ndarray,
+             scratch: np.ndarray | None = None) -> dict[str, float]:
     n = int(alive.sum())
     row: dict[str, float] = {"k": k, "removed_share": k / n0 if n0 else math.nan, "nodes": n, "edges": m}
     if n == 0:  # components and the largest one are filled in by simulate
@@ -414,7 +416,7 @@ def _measure(net: _Net, alive: np.ndarray, m: int, n0: int, k: int, tri3: int, w
     else:
         srcs = fixed if fixed is not None else np.sort(source_order[alive[source_order]][:path_samples])
         exact = False
-    total, pairs = path_length_sum(net.indptr, net.indices, alive, srcs)
+    total, pairs = path_length_sum(net.indptr, net.indices, alive, srcs, scratch)
     row["avg_path_length"] = total / pairs if pairs else math.nan
     row["path_sources"] = len(srcs)
     row["path_exact"] = exact
@@ -422,16 +424,23 @@ def _measure(net: _Net, alive: np.ndarray, m: int, n0: int, k: int, tri3: int, w
 
 
 def path_length_sum(indptr: np.ndarray, indices: np.ndarray, alive: np.ndarray,
-                    sources: np.ndarray) -> tuple[int, int]:
+                    sources: np.ndarray, scratch: np.ndarray | None = None) -> tuple[int, int]:
     """Breadth-first search from up to 64 sources at once (one bit per source) over the members still
     there: (sum of shortest-path lengths, reachable (source, member) pairs; the source itself excluded).
 
     Direction-optimising (Beamer, Asanović & Patterson 2012): each level either pushes the frontier's
     bits along the frontier's edges, or lets every member not yet reached from all sources pull the bits
-    of its neighbours (over the whole adjacency when most members pull), whichever costs less."""
+    of its neighbours (over the whole adjacency when most members pull), whichever costs less.
+
+    ``scratch``: a uint64 array as long as ``indices`` for the whole-adjacency pulls, reused between
+    calls (a fresh array of that size per level costs the kernel as much as the pull: new pages are
+    zeroed)."""
     n = len(alive)
     deg = np.diff(indptr)
     nonempty = deg > 0
+    starts = indptr[:-1][nonempty]
+    if scratch is None or len(scratch) != len(indices):
+        scratch = np.empty(len(indices), dtype=np.uint64)
     total = pairs = 0
     for c in range(0, len(sources), 64):
         chunk = np.asarray(sources[c:c + 64], dtype=np.int64)
@@ -459,7 +468,7 @@ def path_length_sum(indptr: np.ndarray, indices: np.ndarray, alive: np.ndarray,
                 new = reached & ~visited
             elif pull_work * 3 > len(indices) * 2:  # most members pull: over the whole adjacency
                 new = np.zeros(n, dtype=np.uint64)
-                new[nonempty] = np.bitwise_or.reduceat(frontier.take(indices, mode="clip"), indptr[:-1][nonempty])
+                new[nonempty] = np.bitwise_or.reduceat(np.take(frontier, indices, mode="clip", out=scratch), starts)
                 new &= ~visited
             else:  # the members still to reach pull the bits of their neighbours
                 lens = deg[todo]
