@@ -237,6 +237,19 @@ def test_tiny_and_empty_cases(tiny_forum, tmp_path):
     case.close()
 
 
+def test_account_language_is_the_most_frequent_and_a_tie_goes_alphabetically(tiny_forum, tmp_path):
+    """An account's language: its posts' most frequent language; a tie goes to the first name in
+    alphabetical order (not to whichever row the aggregation met first), posts without one ignored."""
+    case = forumscope.create_case(tmp_path / "c")
+    case.ingest([tiny_forum])
+    for post, lang in (("p1", "en"), ("p4", "de"), ("p2", "es"), ("p5", None), ("p3", None)):
+        case.con.execute("UPDATE posts SET language = ? WHERE id = ?", [lang, post])
+    got = {r["user_id"]: (r["n_posts"], r["language"])
+           for r in A._accounts(A._Source(case, "c", None), None).to_pylist()}
+    assert got == {"u1": (2, "de"), "u2": (2, "es"), "u3": (1, None)}
+    case.close()
+
+
 def test_text_counts_in_workers_equal_counts_here():
     """The chunks of text counted in two forked workers give exactly the counts of one process."""
     import random

@@ -342,3 +342,19 @@ def test_gather_by_season_is_the_per_cell_gather():
     got = rh.gather_by_season(mh, ll_rows, idx)
     assert np.array_equal(got, np.take_along_axis(ll_rows, idx[mh.row_season], axis=1))
     assert len(np.unique(mh.row_season)) == 7
+
+
+def test_member_language_is_the_most_frequent_and_a_tie_goes_alphabetically(tiny_forum, tmp_path):
+    """A member's main language: the most frequent among their posts; a tie goes to the first name in
+    alphabetical order (not to whichever row the aggregation met first); members without posts kept."""
+    from forumscope.pipeline.step import StepContext
+
+    case = forumscope.create_case(tmp_path / "c")
+    case.ingest([tiny_forum])
+    for post, lang in (("p1", "en"), ("p4", "de"), ("p2", "es"), ("p5", None), ("p3", None)):
+        case.con.execute("UPDATE posts SET language = ? WHERE id = ?", [lang, post])
+    df = rh.RhythmStep()._member_counts(StepContext(case))
+    got = {r.user_id: (r.n_events, r.main_language) for r in df.itertuples()}
+    assert {u: got[u] for u in ("u1", "u2", "u3")} == {"u1": (2, "de"), "u2": (2, "es"), "u3": (1, None)}
+    assert got["u4"] == (0, None)  # the lurker
+    case.close()

@@ -644,16 +644,22 @@ class RhythmStep(Step):
             WITH c AS (
                 SELECT forum_id, author_id AS user_id, count(*) AS n_events,
                        count(DISTINCT date_trunc('hour', created_at)) AS n_active_hours,
-                       min(created_at) AS first_event, max(created_at) AS last_event,
-                       mode(language) AS main_language
+                       min(created_at) AS first_event, max(created_at) AS last_event
                 FROM posts WHERE created_at IS NOT NULL AND author_id IS NOT NULL{where}
                 GROUP BY ALL),
+            -- the most frequent language, a tie to the first in alphabetical order (mode() breaks ties
+            -- by the order rows arrive in, which differs between runs)
+            l AS (SELECT forum_id, user_id, first(language ORDER BY n DESC, language) AS main_language
+                  FROM (SELECT forum_id, author_id AS user_id, language, count(*) AS n FROM posts
+                        WHERE created_at IS NOT NULL AND author_id IS NOT NULL AND language IS NOT NULL{where}
+                        GROUP BY ALL)
+                  GROUP BY ALL),
             u AS (SELECT forum_id, id AS user_id, timezone_declared FROM users WHERE true{where})
             SELECT forum_id, user_id, coalesce(n_events, 0)::BIGINT AS n_events,
                    coalesce(n_active_hours, 0)::BIGINT AS n_active_hours, first_event, last_event, main_language,
                    timezone_declared
-            FROM u FULL OUTER JOIN c USING (forum_id, user_id)
-            ORDER BY forum_id, n_events DESC, user_id""", params + params)
+            FROM u FULL OUTER JOIN c USING (forum_id, user_id) LEFT JOIN l USING (forum_id, user_id)
+            ORDER BY forum_id, n_events DESC, user_id""", params + params + params)
         parsed = {v: parse_declared_zone(v) for v in df["timezone_declared"].dropna().unique()}
         df["declared_zone"] = df["timezone_declared"].map(parsed)
         return df
