@@ -247,6 +247,9 @@ def test_account_language_is_the_most_frequent_and_a_tie_goes_alphabetically(tin
     got = {r["user_id"]: (r["n_posts"], r["language"])
            for r in A._accounts(A._Source(case, "c", None), None).to_pylist()}
     assert got == {"u1": (2, "de"), "u2": (2, "es"), "u3": (1, None)}
+    forum = case.con.execute("SELECT any_value(forum_id) FROM posts").fetchall()[0][0]
+    one = A._accounts(A._Source(case, "c", forum), None).to_pylist()  # the forum's filter in both parts
+    assert {r["user_id"]: (r["n_posts"], r["language"]) for r in one} == got
     case.close()
 
 

@@ -357,4 +357,7 @@ def test_member_language_is_the_most_frequent_and_a_tie_goes_alphabetically(tiny
     got = {r.user_id: (r.n_events, r.main_language) for r in df.itertuples()}
     assert {u: got[u] for u in ("u1", "u2", "u3")} == {"u1": (2, "de"), "u2": (2, "es"), "u3": (1, None)}
     assert got["u4"] == (0, None)  # the lurker
+    forum = case.con.execute("SELECT any_value(forum_id) FROM posts").fetchall()[0][0]
+    one = rh.RhythmStep()._member_counts(StepContext(case, forum_id=forum))  # the forum's filter in every part
+    assert {r.user_id: (r.n_events, r.main_language) for r in one.itertuples()} == got
     case.close()

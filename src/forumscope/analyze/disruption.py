@@ -439,7 +439,7 @@ def path_length_sum(indptr: np.ndarray, indices: np.ndarray, alive: np.ndarray,
     deg = np.diff(indptr)
     nonempty = deg > 0
     starts = indptr[:-1][nonempty]
-    if scratch is None or len(scratch) != len(indices):
+    if scratch is None or len(scratch) != len(indices) or scratch.dtype != np.uint64:
         scratch = np.empty(len(indices), dtype=np.uint64)
     total = pairs = 0
     for c in range(0, len(sources), 64):
