@@ -50,6 +50,7 @@ import scipy.sparse as sp
 from forumscope.analyze import style
 from forumscope.errors import UsageError
 from forumscope.pipeline.step import Param, Step, StepContext
+from forumscope.store.sql import main_language_sql
 
 FAMILIES = ("char", "words", "function_words", "punctuation", "rhythm")
 FAMILY_DOC = {
@@ -201,16 +202,12 @@ def _accounts(src: _Source, p: Any) -> pa.Table:
     if src.forum_id is not None:
         where += " AND forum_id = ?"
         params.append(src.forum_id)
-    # the most frequent language, a tie to the first in alphabetical order (mode() breaks ties by
-    # the order rows arrive in, which differs between runs)
     return src.case.sql(
         f"SELECT a.forum_id, a.author_id AS user_id, a.n_posts, a.n_words, l.language FROM "
         f"(SELECT forum_id, author_id, count(*) AS n_posts, CAST(sum({_words_sql('text')}) AS BIGINT) AS n_words "
-        f" FROM posts WHERE {where} GROUP BY forum_id, author_id) a LEFT JOIN "
-        f"(SELECT forum_id, author_id, first(language ORDER BY n DESC, language) AS language FROM "
-        f" (SELECT forum_id, author_id, language, count(*) AS n FROM posts WHERE {where} AND language IS NOT NULL "
-        f"  GROUP BY forum_id, author_id, language) GROUP BY forum_id, author_id) l "
-        "USING (forum_id, author_id) ORDER BY a.forum_id, a.author_id", params + params)
+        f" FROM posts WHERE {where} GROUP BY forum_id, author_id) a "
+        f"LEFT JOIN ({main_language_sql(where)}) l USING (forum_id, author_id) "
+        "ORDER BY a.forum_id, a.author_id", params + params)
 
 
 def _fetch_text(con: Any, where: str, max_chars: int, batch_rows: int):

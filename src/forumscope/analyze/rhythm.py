@@ -48,6 +48,7 @@ import pyarrow as pa
 
 from forumscope.analyze.rhythm_reference import DEFAULT_REFERENCE, HOURS_OF_WEEK, Reference, load_reference
 from forumscope.pipeline.step import Param, Step, StepContext
+from forumscope.store.sql import main_language_sql
 
 OFFSETS = np.arange(-12, 15)  # whole-hour UTC offsets of the crowd mixture and the member posterior
 CHRONO = np.arange(-4, 5)  # chronotype deviations marginalised (hours)
@@ -647,13 +648,8 @@ class RhythmStep(Step):
                        min(created_at) AS first_event, max(created_at) AS last_event
                 FROM posts WHERE created_at IS NOT NULL AND author_id IS NOT NULL{where}
                 GROUP BY ALL),
-            -- the most frequent language, a tie to the first in alphabetical order (mode() breaks ties
-            -- by the order rows arrive in, which differs between runs)
-            l AS (SELECT forum_id, user_id, first(language ORDER BY n DESC, language) AS main_language
-                  FROM (SELECT forum_id, author_id AS user_id, language, count(*) AS n FROM posts
-                        WHERE created_at IS NOT NULL AND author_id IS NOT NULL AND language IS NOT NULL{where}
-                        GROUP BY ALL)
-                  GROUP BY ALL),
+            l AS (SELECT forum_id, author_id AS user_id, language AS main_language FROM (
+                  {main_language_sql(f'created_at IS NOT NULL AND author_id IS NOT NULL{where}')})),
             u AS (SELECT forum_id, id AS user_id, timezone_declared FROM users WHERE true{where})
             SELECT forum_id, user_id, coalesce(n_events, 0)::BIGINT AS n_events,
                    coalesce(n_active_hours, 0)::BIGINT AS n_active_hours, first_event, last_event, main_language,
